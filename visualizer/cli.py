@@ -1,0 +1,114 @@
+"""The ``vtl`` command line: one subcommand per stage of the flow.
+
+    vtl layers              the layer catalogue (table, or --json)
+    vtl train  --config     train the models and snapshots a config describes
+    vtl plan   --config     count what a render would do
+    vtl render --config     render the atlas
+    vtl catalog rebuild|check --atlas DIR
+    vtl site   --atlas DIR --out dist
+
+Heavy imports (Keras, TensorFlow) happen inside the subcommands, so
+``vtl --help`` and ``vtl layers`` answer at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+
+__all__ = ["main"]
+
+
+def _cmd_layers(args: argparse.Namespace) -> int:
+    from visualizer.models.layers import LAYERS, PAPER_ORDER
+
+    rows = PAPER_ORDER if args.order == "paper" else LAYERS
+    if args.json:
+        records = [
+            {
+                "id": layer.id,
+                "slim_scope": layer.slim_scope,
+                "short_id": layer.short_id,
+                "graph_op": layer.graph_op,
+                "block": layer.block,
+                "channels": layer.channels,
+                "kernel": layer.kernel,
+                "graph_index": layer.graph_index,
+                "paper_index": layer.paper_index,
+            }
+            for layer in rows
+        ]
+        json.dump(records, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return 0
+    header = ("#", "id", "short", "slim scope", "channels")
+    table = [
+        (str(i + 1), layer.id, layer.short_id, layer.slim_scope, str(layer.channels))
+        for i, layer in enumerate(rows)
+    ]
+    widths = [max(len(row[col]) for row in [header, *table]) for col in range(len(header))]
+    for row in [header, *table]:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    print(f"{len(rows)} layers, {sum(layer.channels for layer in rows)} channels ({args.order} order)")
+    return 0
+
+
+def _not_built(stage: str, issue: str) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        print(
+            f"vtl {stage}: not built yet ({issue}). Nothing was done.",
+            file=sys.stderr,
+        )
+        return 2
+
+    return run
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vtl", description="Visualizing transfer learning: train, render, publish."
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    layers = commands.add_parser("layers", help="print the InceptionV1 layer catalogue")
+    layers.add_argument("--json", action="store_true", help="machine-readable output")
+    layers.add_argument(
+        "--order", choices=("graph", "paper"), default="graph", help="graph order or the paper's order"
+    )
+    layers.set_defaults(run=_cmd_layers)
+    return parser
+
+
+def _register(parser: argparse.ArgumentParser) -> None:
+    """Attach the subcommands implemented in other modules."""
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name, help_text in (
+        ("train", "train the demo or paper models with snapshots"),
+        ("plan", "count the images a render would make"),
+        ("render", "render the atlas a config describes"),
+        ("catalog", "rebuild or check an atlas catalog"),
+        ("site", "build the static gallery from an atlas"),
+    ):
+        if name in commands.choices:
+            continue
+        sub = commands.add_parser(name, help=help_text + " (not built yet)")
+        sub.add_argument("rest", nargs=argparse.REMAINDER)
+        sub.set_defaults(run=_not_built(name, "see the open issues"))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``vtl`` command line; returns the process exit status."""
+    parser = _parser()
+    _register(parser)
+    args = parser.parse_args(argv)
+    try:
+        return int(args.run(args) or 0)
+    except BrokenPipeError:  # e.g. `vtl layers | head`
+        sys.stderr.close()
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
