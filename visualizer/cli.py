@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -81,25 +82,40 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Stage modules that add their own subcommands. Each has a light
+# `register(subparsers)` (no heavy imports at module level) that adds its
+# parsers and sets `run`; a stage not built yet answers that it is not built.
+_STAGE_COMMANDS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("visualizer.train.command", ("train",)),
+    ("visualizer.atlas.command", ("plan", "render", "catalog")),
+    ("generator.command", ("site",)),
+)
+
+
 def _register(parser: argparse.ArgumentParser) -> None:
-    """Attach the subcommands implemented in other modules."""
+    """Attach the subcommands implemented in the stage modules."""
+    import importlib
+
     commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    for name, help_text in (
-        ("train", "train the demo or paper models with snapshots"),
-        ("plan", "count the images a render would make"),
-        ("render", "render the atlas a config describes"),
-        ("catalog", "rebuild or check an atlas catalog"),
-        ("site", "build the static gallery from an atlas"),
-    ):
-        if name in commands.choices:
-            continue
-        sub = commands.add_parser(name, help=help_text + " (not built yet)")
-        sub.add_argument("rest", nargs=argparse.REMAINDER)
-        sub.set_defaults(run=_not_built(name, "see the open issues"))
+    for module_name, names in _STAGE_COMMANDS:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as error:
+            if error.name is None or not module_name.startswith(error.name):
+                raise
+            module = None
+        if module is not None:
+            module.register(commands)
+        for name in names:
+            if name not in commands.choices:
+                sub = commands.add_parser(name, help="(not built yet)")
+                sub.add_argument("rest", nargs=argparse.REMAINDER)
+                sub.set_defaults(run=_not_built(name, f"{module_name} is missing"))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``vtl`` command line; returns the process exit status."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ start-up chatter
     parser = _parser()
     _register(parser)
     args = parser.parse_args(argv)

@@ -35,6 +35,7 @@ __all__ = [
     "build",
     "channel_count",
     "keras_layer_name",
+    "scaled_channels",
     "load_slim_checkpoint",
 ]
 
@@ -59,7 +60,8 @@ class SpatialSqueeze(kl.Layer):
         return (input_shape[0], input_shape[3])
 
 
-def _scaled(channels: int, width: float) -> int:
+def scaled_channels(channels: int, width: float) -> int:
+    """Channels of a conv with `channels` full-width outputs in a network of `width`."""
     return max(1, int(round(channels * width)))
 
 
@@ -109,7 +111,7 @@ def build(
     def conv(x, layer_id: str):
         layer = by_id[layer_id]
         x = kl.Conv2D(
-            _scaled(layer.channels, width),
+            scaled_channels(layer.channels, width),
             layer.kernel,
             strides=layer.stride,
             padding="same",

@@ -1,0 +1,93 @@
+"""catalog.sqlite: indexing, rebuild from images alone, sync and check."""
+
+import sqlite3
+
+import numpy as np
+
+from visualizer.atlas import catalog
+from visualizer.atlas.keys import ImageKey
+from visualizer.atlas.pngio import write_png_atomic
+
+
+def _write(atlas, key, objective=1.5, seed=0):
+    record = catalog.ImageRecord(
+        key=key,
+        objective=objective,
+        settings={"size": 8, "steps": 4, "seed": seed},
+        model_info={"dataset": "faces", "iteration": 10, "is_final": False, "metric": 0.8, "channels": 16},
+    )
+    image = np.random.default_rng(seed).uniform(size=(8, 8, 3))
+    record.bytes = write_png_atomic(atlas / key.relpath, image, record.png_text())
+    record.sha256 = catalog.file_sha256(atlas / key.relpath)
+    return record
+
+
+def _keys(n):
+    return [ImageKey("celeba", "iter_000010", "lucid", "Conv2d_2b_1x1", c) for c in range(n)]
+
+
+def test_rebuild_recreates_the_catalog_from_images(tmp_path):
+    records = [_write(tmp_path, key, objective=float(i), seed=i) for i, key in enumerate(_keys(3))]
+    with catalog.Catalog(tmp_path) as cat:
+        cat.add_images(records)
+        before = sorted(cat.connection.execute("SELECT * FROM images"))
+        snapshots = sorted(cat.connection.execute("SELECT * FROM snapshots"))
+    (tmp_path / catalog.CATALOG_NAME).unlink()
+    count, unreadable = catalog.rebuild(tmp_path)
+    assert (count, unreadable) == (3, [])
+    with catalog.Catalog(tmp_path) as cat:
+        assert sorted(cat.connection.execute("SELECT * FROM images")) == before
+        assert sorted(cat.connection.execute("SELECT * FROM snapshots")) == snapshots
+        assert cat.connection.execute("SELECT channels FROM model_layers").fetchone() == (16,)
+        assert cat.connection.execute("SELECT COUNT(*) FROM layers").fetchone() == (57,)
+        assert cat.connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_check_reports_missing_extra_unreadable(tmp_path):
+    keys = _keys(4)
+    records = [_write(tmp_path, key, seed=i) for i, key in enumerate(keys)]
+    with catalog.Catalog(tmp_path) as cat:
+        cat.add_images(records[:3])  # keys[3] is on disk but not listed: extra
+    (tmp_path / keys[0].relpath).unlink()  # listed, no file: missing
+    (tmp_path / keys[1].relpath).write_bytes(b"not a png")  # unreadable
+    report = catalog.check(tmp_path)
+    assert report.missing == [keys[0].relpath]
+    assert report.extra == [keys[3].relpath]
+    assert report.unreadable == [keys[1].relpath]
+    assert not report.ok
+
+
+def test_check_detects_a_changed_image(tmp_path):
+    key = _keys(1)[0]
+    record = _write(tmp_path, key, seed=1)
+    with catalog.Catalog(tmp_path) as cat:
+        cat.add_images([record])
+    assert catalog.check(tmp_path).ok
+    _write(tmp_path, key, seed=2)  # same key, other pixels
+    assert catalog.check(tmp_path).mismatched == [key.relpath]
+
+
+def test_sync_indexes_orphans_and_drops_vanished_rows(tmp_path):
+    keys = _keys(3)
+    records = [_write(tmp_path, key, seed=i) for i, key in enumerate(keys)]
+    with catalog.Catalog(tmp_path) as cat:
+        cat.add_images(records[:2])
+    (tmp_path / keys[0].relpath).unlink()
+    leftover = tmp_path / keys[0].relpath
+    (leftover.parent / ".tmp-abc.png").write_bytes(b"half")
+    added, removed = catalog.sync(tmp_path)
+    assert (added, removed) == (1, 1)
+    assert catalog.check(tmp_path).ok
+    assert not (leftover.parent / ".tmp-abc.png").exists()
+
+
+def test_metadata_naming_another_key_is_rejected(tmp_path):
+    key, other = _keys(2)
+    record = _write(tmp_path, key)
+    target = tmp_path / other.relpath
+    target.write_bytes((tmp_path / key.relpath).read_bytes())
+    count, unreadable = catalog.rebuild(tmp_path)
+    assert count == 1 and unreadable == [other.relpath]
+    assert record.sha256
+    with sqlite3.connect(tmp_path / catalog.CATALOG_NAME) as db:
+        assert db.execute("SELECT path FROM images").fetchall() == [(key.relpath,)]

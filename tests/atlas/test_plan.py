@@ -1,0 +1,103 @@
+"""Render plans: selectors, the paper's counts, sharding."""
+
+import pytest
+
+from tests.conftest import ROOT
+from visualizer.atlas.plan import make_plan, parse_shard, select_channels, select_layers, snapshots_of
+from visualizer.config import ConfigError, load_config
+
+
+@pytest.fixture(scope="module")
+def paper_plan():
+    return make_plan(load_config(ROOT / "configs" / "paper.toml"))
+
+
+def test_paper_plan_is_about_thirty_thousand_images(paper_plan):
+    """4 models x 7,280 channels, plus 8 snapshots x 6 figure-6 layers x 16 channels."""
+    assert paper_plan.image_count == 4 * 7280 + 8 * 6 * 16
+    assert (paper_plan.size, paper_plan.steps) == (256, 1024)
+    assert len({key.relpath for key in paper_plan.keys}) == paper_plan.image_count
+
+
+def test_demo_plan_covers_figure7_and_figure6():
+    plan = make_plan(load_config(ROOT / "configs" / "demo.toml"), with_costs=False)
+    layers = {batch.layer for batch in plan.batches if batch.model == "imagenet"}
+    assert layers == {layer.id for layer in select_layers("figure7")}
+    temporal = {batch.snapshot for batch in plan.batches if batch.model == "celeba_temporal"}
+    assert temporal == {
+        "iter_000000",
+        "iter_000010",
+        "iter_000020",
+        "iter_000030",
+        "iter_000060",
+        "iter_000150",
+        "final",
+    }
+    assert all(len(batch.channels) == 4 for batch in plan.batches)
+
+
+@pytest.mark.parametrize("count", [1, 3, 16])
+def test_shards_partition_the_plan_and_balance_it(paper_plan, count):
+    shards = [paper_plan.shard(i, count) for i in range(count)]
+    keys = [key for shard in shards for key in shard.keys]
+    assert sorted(keys) == sorted(paper_plan.keys)
+    loads = [shard.flops for shard in shards]
+    assert max(loads) <= 1.35 * paper_plan.flops / count
+    assert [b.channels for b in paper_plan.shard(2 % count, count).batches] == [
+        b.channels for b in shards[2 % count].batches
+    ]
+
+
+def test_batches_and_seeds_do_not_depend_on_sharding(paper_plan):
+    whole = {(b.model, b.snapshot, b.layer, b.channels): b.seed(0) for b in paper_plan.batches}
+    for index in range(4):
+        for batch in paper_plan.shard(index, 4).batches:
+            assert whole[(batch.model, batch.snapshot, batch.layer, batch.channels)] == batch.seed(0)
+
+
+def test_channel_selectors():
+    assert select_channels("all", 5) == [0, 1, 2, 3, 4]
+    assert select_channels("first:3", 64) == [0, 1, 2]
+    assert select_channels("first:99", 4) == [0, 1, 2, 3]
+    assert select_channels("sample:4", 64) == [0, 16, 32, 48]
+    assert select_channels("2-4", 64) == [2, 3, 4]
+    assert select_channels([5, 1, 5], 8) == [1, 5]
+    with pytest.raises(ConfigError, match="valid indices are 0..7"):
+        select_channels([8], 8)
+    with pytest.raises(ConfigError, match="'first:N', 'sample:N'"):
+        select_channels("some", 8)
+
+
+def test_layer_selectors_accept_aliases():
+    assert [layer.id for layer in select_layers(["4c_2_b_3x3", "InceptionV1/Conv2d_1a_7x7"])] == [
+        "Mixed_4c_Branch_2_b_3x3",
+        "Conv2d_1a_7x7",
+    ]
+    with pytest.raises(ConfigError, match="figure6, figure7"):
+        select_layers("every")
+
+
+def test_unknown_layer_in_config_names_the_line(tmp_path):
+    text = (ROOT / "configs" / "demo.toml").read_text().replace('layers = "figure6"', 'layers = ["Mixed_9z"]')
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match="Unknown layer 'Mixed_9z'"):
+        make_plan(load_config(path), with_costs=False)
+
+
+def test_unknown_model_restriction_lists_models():
+    with pytest.raises(ConfigError, match="imagenet, celeba, flowers17, animals, celeba_temporal"):
+        make_plan(load_config(ROOT / "configs" / "demo.toml"), models=["cifar"], with_costs=False)
+
+
+def test_snapshot_names_follow_the_schedule():
+    config = load_config(ROOT / "configs" / "paper.toml")
+    assert snapshots_of(config.model("celeba_temporal"))[:3] == ["iter_000000", "iter_000010", "iter_000020"]
+    assert snapshots_of(config.model("celeba")) == ["final"]
+
+
+def test_parse_shard():
+    assert parse_shard("3/16") == (2, 16)
+    for bad in ("0/4", "5/4", "x/2", "2"):
+        with pytest.raises(ValueError, match="i/N"):
+            parse_shard(bad)

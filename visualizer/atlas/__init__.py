@@ -1,0 +1,1 @@
+"""The atlas: render plans, resumable rendering, and the image catalog."""

@@ -1,0 +1,146 @@
+"""``vtl plan``, ``vtl render`` and ``vtl catalog``: the atlas subcommands.
+
+Only argparse at import time; the work is imported when a command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+__all__ = ["register"]
+
+# Seconds per TFLOP for time estimates when --calibrate is not given: measured
+# by benchmarks/render.py on a 2-core CPU (see BENCHMARKS.md). A GPU is far faster.
+DEFAULT_SECONDS_PER_TFLOP = 40.0
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config", default="configs/demo.toml", help="experiment TOML (default: %(default)s)"
+    )
+    parser.add_argument("--models", help="comma-separated model names to restrict to")
+    parser.add_argument("--shard", help="render shard i/N of the plan (1-based), e.g. 3/16")
+    parser.add_argument("--atlas", help="atlas directory (overrides project.atlas_dir)")
+    parser.add_argument("--size", type=int, help="image size (overrides render.size)")
+    parser.add_argument("--steps", type=int, help="optimization steps (overrides render.steps)")
+
+
+def _load(args: argparse.Namespace):
+    from visualizer.atlas.plan import parse_shard
+    from visualizer.config import load_config
+
+    overrides = {}
+    if args.atlas:
+        overrides["project.atlas_dir"] = args.atlas
+    if args.size:
+        overrides["render.size"] = args.size
+    if args.steps:
+        overrides["render.steps"] = args.steps
+    config = load_config(args.config, overrides)
+    models = [m for m in (args.models or "").split(",") if m]
+    shard = parse_shard(args.shard) if args.shard else None
+    return config, models or None, shard
+
+
+def _errors():
+    from visualizer.atlas.pngio import AtlasWriteError
+    from visualizer.config import ConfigError
+    from visualizer.models.layers import UnknownLayerError
+
+    return (ConfigError, AtlasWriteError, UnknownLayerError, FileNotFoundError, ValueError)
+
+
+def _cmd_plan(args: argparse.Namespace) -> int:
+    from visualizer.atlas.job import plan_summary
+    from visualizer.atlas.plan import make_plan
+
+    try:
+        config, models, shard = _load(args)
+        plan = make_plan(config, models=models)
+        if shard:
+            plan = plan.shard(*shard)
+    except _errors() as error:
+        print(f"vtl plan: {error}", file=sys.stderr)
+        return 2
+    seconds_per_tflop = args.seconds_per_tflop or DEFAULT_SECONDS_PER_TFLOP
+    summary = plan_summary(config, plan, seconds_per_tflop)
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return 0
+    hours = summary["seconds"] / 3600
+    print(f"plan {config.path}{' shard ' + args.shard if args.shard else ''}")
+    print(
+        f"  images     {summary['images']:>9,}  in {summary['batches']:,} batches"
+        f" ({plan.size} px, {plan.steps} steps)"
+    )
+    print(f"  existing   {summary['existing']:>9,}")
+    print(f"  remaining  {summary['remaining']:>9,}")
+    print(f"  compute    {summary['tflops']:>9,.1f} TFLOP remaining")
+    print(f"  estimate   {hours:>9,.2f} h at {seconds_per_tflop:g} s/TFLOP (--seconds-per-tflop to change)")
+    return 0
+
+
+def _cmd_render(args: argparse.Namespace) -> int:
+    from visualizer.atlas.job import render_atlas
+
+    try:
+        config, models, shard = _load(args)
+        summary = render_atlas(config, shard=shard, models=models, progress=not args.quiet)
+    except _errors() as error:
+        print(f"vtl render: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("vtl render: interrupted; what was rendered is kept, rerun to resume.", file=sys.stderr)
+        return 130
+    print(
+        f"rendered {summary.rendered} image(s), {summary.existing} already present, "
+        f"{summary.failed} failed, of {summary.planned} planned, in {summary.seconds:.1f} s"
+    )
+    return 1 if summary.failed else 0
+
+
+def _cmd_catalog(args: argparse.Namespace) -> int:
+    from visualizer.atlas import catalog
+
+    if args.action == "rebuild":
+        count, unreadable = catalog.rebuild(args.atlas)
+        print(f"indexed {count} image(s) into {args.atlas}/{catalog.CATALOG_NAME}")
+        for path in unreadable:
+            print(f"unreadable: {path}", file=sys.stderr)
+        return 1 if unreadable else 0
+    report = catalog.check(args.atlas)
+    for label, paths in (
+        ("missing", report.missing),
+        ("extra", report.extra),
+        ("unreadable", report.unreadable),
+        ("checksum mismatch", report.mismatched),
+    ):
+        for path in paths:
+            print(f"{label}: {path}")
+    print(
+        f"{report.images} image file(s): {len(report.missing)} missing, {len(report.extra)} extra, "
+        f"{len(report.unreadable)} unreadable, {len(report.mismatched)} mismatched, "
+        f"{report.temporary} temporary file(s)"
+    )
+    return 0 if report.ok else 1
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    """Add the plan, render and catalog subcommands to `commands`."""
+    plan = commands.add_parser("plan", help="count the images a render would make, and estimate its time")
+    _common(plan)
+    plan.add_argument("--json", action="store_true", help="machine-readable output")
+    plan.add_argument("--seconds-per-tflop", type=float, help="throughput for the estimate")
+    plan.set_defaults(run=_cmd_plan)
+
+    render = commands.add_parser("render", help="render the atlas a config describes (resumable)")
+    _common(render)
+    render.add_argument("--quiet", action="store_true", help="no progress bar")
+    render.set_defaults(run=_cmd_render)
+
+    cat = commands.add_parser("catalog", help="rebuild or check an atlas catalog")
+    cat.add_argument("action", choices=("rebuild", "check"))
+    cat.add_argument("--atlas", default="atlas/demo", help="atlas directory (default: %(default)s)")
+    cat.set_defaults(run=_cmd_catalog)

@@ -1,0 +1,242 @@
+"""Render a plan into an atlas directory, resumably.
+
+The order of work: check everything that can be checked before rendering
+(snapshots trained, atlas writable), reconcile the catalog with the files a
+previous run may have left, then render batch by batch, writing each image
+atomically and indexing it. Killing the process at any moment loses at most
+the batch in flight; a rerun skips what exists.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from visualizer.atlas.catalog import Catalog, ImageRecord, file_sha256, sync
+from visualizer.atlas.methods import get_method
+from visualizer.atlas.plan import Plan, RenderBatch, make_plan
+from visualizer.atlas.pngio import AtlasWriteError, write_png_atomic
+from visualizer.config import Config, ConfigError
+
+__all__ = ["RenderSummary", "check_atlas_writable", "check_snapshots", "plan_summary", "render_atlas"]
+
+
+@dataclass
+class RenderSummary:
+    """What a render run did."""
+
+    planned: int = 0
+    existing: int = 0
+    rendered: int = 0
+    failed: int = 0
+    seconds: float = 0.0
+
+
+def check_snapshots(config: Config, plan: Plan) -> dict[tuple[str, str], dict]:
+    """Read the meta.json of every snapshot the plan needs.
+
+    Returns:
+        {(model, snapshot): meta}.
+
+    Raises:
+        ConfigError: listing every snapshot that is not trained yet, and the
+            command that trains it.
+    """
+    runs_dir = config.resolve_path(config.project.runs_dir)
+    metas: dict[tuple[str, str], dict] = {}
+    missing: list[str] = []
+    for model, snapshot in dict.fromkeys((b.model, b.snapshot) for b in plan.batches):
+        meta_path = runs_dir / model / snapshot / "meta.json"
+        if meta_path.is_file():
+            metas[(model, snapshot)] = json.loads(meta_path.read_text())
+        else:
+            missing.append(f"{model}/{snapshot} ({meta_path})")
+    if missing:
+        raise ConfigError(
+            f"{len(missing)} model snapshot(s) the plan needs are not trained: {', '.join(missing[:10])}"
+            + (" ..." if len(missing) > 10 else "")
+            + f". Train them first: vtl train --config {config.path}"
+        )
+    return metas
+
+
+def check_atlas_writable(atlas_dir: Path) -> None:
+    """Fail early, with the path and the reason, when the atlas cannot be written."""
+    try:
+        atlas_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=atlas_dir, prefix=".probe-"):
+            pass
+    except OSError as error:
+        raise AtlasWriteError(
+            error.errno, f"The atlas directory {atlas_dir} is not writable: {error.strerror or error}"
+        ) from error
+
+
+def _model_info(meta: dict, channels: int) -> dict:
+    keep = (
+        "dataset",
+        "dataset_kind",
+        "iteration",
+        "is_final",
+        "metric_name",
+        "metric",
+        "parent",
+        "description",
+        "num_classes",
+        "width",
+    )
+    info = {key: meta.get(key) for key in keep}
+    info["channels"] = channels
+    return info
+
+
+def render_atlas(
+    config: Config,
+    shard: tuple[int, int] | None = None,
+    models: Sequence[str] | None = None,
+    progress: bool = True,
+) -> RenderSummary:
+    """Render the config's plan (or one shard of it) into its atlas directory.
+
+    Args:
+        config: the experiment (``render`` settings, plan, runs and atlas dirs).
+        shard: (index, count), 0-based, to render a deterministic share.
+        models: restrict to these models.
+        progress: show a progress bar with images done, rate and ETA.
+
+    Returns:
+        A `RenderSummary`.
+
+    Raises:
+        ConfigError: a snapshot is not trained, or the plan is invalid (before any rendering).
+        AtlasWriteError: the atlas cannot be written (nothing rendered is lost).
+    """
+    from tqdm import tqdm
+
+    start = time.perf_counter()
+    plan = make_plan(config, models=models, with_costs=shard is not None)
+    if shard is not None:
+        plan = plan.shard(*shard)
+    metas = check_snapshots(config, plan)
+    atlas_dir = config.resolve_path(config.project.atlas_dir)
+    check_atlas_writable(atlas_dir)
+
+    planned_paths = [key.relpath for key in plan.keys]
+    sync(atlas_dir, planned_paths)
+    todo = [b for b in plan.batches if any(not (atlas_dir / k.relpath).is_file() for k in b.keys)]
+    summary = RenderSummary(planned=plan.image_count)
+    summary.existing = sum((atlas_dir / path).is_file() for path in planned_paths)
+    remaining = plan.image_count - summary.existing
+
+    settings = {
+        "size": config.render.size,
+        "steps": config.render.steps,
+        "param": config.render.param,
+        "transforms": config.render.transforms,
+        "decorrelate": config.render.decorrelate,
+        "config_hash": config.digest(),
+    }
+    runs_dir = config.resolve_path(config.project.runs_dir)
+    bar = tqdm(total=remaining, unit="img", desc="render", disable=not progress, dynamic_ncols=True)
+    loaded: tuple[tuple[str, str], object] | None = None
+    with Catalog(atlas_dir) as catalog:
+        catalog.set_meta("title", config.project.name)
+        catalog.set_meta("config_hash", config.digest())
+        for batch in todo:
+            if loaded is None or loaded[0] != (batch.model, batch.snapshot):
+                from visualizer.train import load_snapshot
+
+                loaded = (
+                    (batch.model, batch.snapshot),
+                    load_snapshot(runs_dir, batch.model, batch.snapshot)[0],
+                )
+            bar.set_postfix_str(f"{batch.model}/{batch.snapshot} {batch.layer}", refresh=False)
+            written, failed = _render_batch(
+                loaded[1], batch, metas[(batch.model, batch.snapshot)], config, settings, atlas_dir, catalog
+            )
+            summary.rendered += written
+            summary.failed += failed
+            bar.update(written)
+    bar.close()
+    summary.seconds = time.perf_counter() - start
+    return summary
+
+
+def _render_batch(
+    model,
+    batch: RenderBatch,
+    meta: dict,
+    config: Config,
+    settings: dict,
+    atlas_dir: Path,
+    catalog: Catalog,
+) -> tuple[int, int]:
+    """Render one batch and write its missing images.
+
+    The whole batch is rendered even when some images exist, so that an image
+    never depends on what survived an interrupted run.
+    """
+    from visualizer.models.inception_v1 import channel_count
+
+    seed = batch.seed(config.project.seed)
+    result = get_method(batch.method)(
+        model,
+        batch.layer,
+        batch.channels,
+        size=config.render.size,
+        steps=config.render.steps,
+        seed=seed,
+        transforms=config.render.transforms,
+        param=config.render.param,
+        decorrelate=config.render.decorrelate,
+    )
+    info = _model_info(meta, channel_count(model, batch.layer))
+    records = []
+    for index, key in enumerate(batch.keys):
+        path = atlas_dir / key.relpath
+        if path.is_file():
+            continue
+        record = ImageRecord(
+            key=key,
+            objective=float(result.objectives[index]),
+            settings=dict(settings, seed=seed, failed=key.channel in result.failed),
+            model_info=info,
+        )
+        record.bytes = write_png_atomic(path, result.images[index], record.png_text())
+        record.sha256 = file_sha256(path)
+        records.append(record)
+    catalog.add_images(records)
+    return len(records), len(result.failed)
+
+
+def plan_summary(config: Config, plan: Plan, seconds_per_tflop: float | None = None) -> dict:
+    """Count a plan's images, those already in the atlas, and estimate its cost.
+
+    Returns:
+        A dict with images, existing, remaining, batches, tflops (remaining)
+        and, when `seconds_per_tflop` is given, the estimated seconds.
+    """
+    atlas_dir = config.resolve_path(config.project.atlas_dir)
+    existing = 0
+    remaining_flops = 0.0
+    for batch in plan.batches:
+        done = sum((atlas_dir / key.relpath).is_file() for key in batch.keys)
+        existing += done
+        if done < len(batch.channels):
+            remaining_flops += batch.cost
+    result = {
+        "images": plan.image_count,
+        "existing": existing,
+        "remaining": plan.image_count - existing,
+        "batches": len(plan.batches),
+        "size": plan.size,
+        "steps": plan.steps,
+        "tflops": remaining_flops / 1e12,
+    }
+    if seconds_per_tflop is not None:
+        result["seconds"] = result["tflops"] * seconds_per_tflop
+    return result

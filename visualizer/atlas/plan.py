@@ -1,0 +1,251 @@
+"""The render plan: models x snapshots x layers x channels x methods, in batches.
+
+A plan is a list of `RenderBatch`es, each one optimization of several channels
+of one layer of one model snapshot (so the renderer's batching pays off).
+Batches are formed the same way whether or not the plan is sharded, so an
+image is the same however many machines render the atlas.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from visualizer.atlas.keys import ImageKey
+from visualizer.config import Config, ConfigError, ModelConfig, SelectionConfig
+from visualizer.models.layers import (
+    LAYERS,
+    Layer,
+    UnknownLayerError,
+    figure6_layers,
+    figure7_layers,
+    resolve_layer,
+)
+
+__all__ = [
+    "METHODS",
+    "Plan",
+    "RenderBatch",
+    "make_plan",
+    "parse_shard",
+    "select_channels",
+    "select_layers",
+    "snapshot_name",
+    "snapshots_of",
+]
+
+METHODS = ("lucid",)
+"""Rendering methods the atlas knows. The generative prior and weight ablation will add theirs."""
+
+LAYER_SELECTORS = ("all", "figure6", "figure7")
+SNAPSHOT_SELECTORS = ("final", "all")
+
+
+def snapshot_name(iteration: int) -> str:
+    """The snapshot name for a training iteration (docs/formats.md): ``iter_000010``."""
+    return f"iter_{iteration:06d}"
+
+
+def snapshots_of(model: ModelConfig) -> list[str]:
+    """All snapshots a model will have: its scheduled iterations, then ``final``."""
+    return [snapshot_name(i) for i in sorted(set(model.snapshots))] + ["final"]
+
+
+def select_layers(spec: object) -> list[Layer]:
+    """Resolve a layer selector: "all", "figure6", "figure7" or a list of names (any alias)."""
+    if spec == "all":
+        return list(LAYERS)
+    if spec == "figure7":
+        return figure7_layers()
+    if spec == "figure6":
+        return figure6_layers()
+    if isinstance(spec, list) and spec:
+        return [resolve_layer(str(name)) for name in spec]
+    raise ConfigError(
+        f"Invalid layers selector {spec!r}; valid: {', '.join(LAYER_SELECTORS)} or a list of layer names."
+    )
+
+
+def select_channels(spec: object, channels: int) -> list[int]:
+    """Resolve a channel selector against a layer with `channels` channels.
+
+    Args:
+        spec: "all"; "first:N"; "sample:N" (N channels evenly spread over the
+            layer, always including channel 0); "A-B" (a range, inclusive); or
+            a list of indices.
+        channels: the layer's channel count in this model.
+
+    Returns:
+        Sorted, unique channel indices within range (a first:N or sample:N
+        larger than the layer gives every channel).
+    """
+    if spec == "all":
+        return list(range(channels))
+    if isinstance(spec, str) and ":" in spec:
+        kind, _, count_text = spec.partition(":")
+        if kind in ("first", "sample") and count_text.isdigit() and int(count_text) > 0:
+            count = min(int(count_text), channels)
+            if kind == "first":
+                return list(range(count))
+            return sorted({math.floor(i * channels / count) for i in range(count)})
+    if isinstance(spec, str) and "-" in spec:
+        low, _, high = spec.partition("-")
+        if low.isdigit() and high.isdigit() and int(low) <= int(high):
+            return [c for c in range(int(low), int(high) + 1) if c < channels]
+    if isinstance(spec, list) and all(isinstance(c, int) and not isinstance(c, bool) for c in spec):
+        bad = [c for c in spec if not 0 <= c < channels]
+        if bad:
+            raise ConfigError(f"Channels {bad} are out of range; valid indices are 0..{channels - 1}.")
+        return sorted(set(spec))
+    raise ConfigError(
+        f"Invalid channels selector {spec!r}; "
+        "valid: 'all', 'first:N', 'sample:N', 'A-B' or a list of indices."
+    )
+
+
+@dataclass(frozen=True)
+class RenderBatch:
+    """One optimization: several channels of one layer of one model snapshot."""
+
+    model: str
+    snapshot: str
+    method: str
+    layer: str
+    channels: tuple[int, ...]
+    cost: float = 0.0  # FLOPs of the whole optimization (for balancing and estimates)
+
+    @property
+    def keys(self) -> list[ImageKey]:
+        """The image keys this batch produces."""
+        return [ImageKey(self.model, self.snapshot, self.method, self.layer, c) for c in self.channels]
+
+    def seed(self, base_seed: int) -> int:
+        """A seed derived from the project seed and the batch identity (not from its position)."""
+        text = f"{base_seed}/{self.model}/{self.snapshot}/{self.method}/{self.layer}/{self.channels}"
+        return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "little")
+
+
+@dataclass
+class Plan:
+    """A render plan and the settings it renders with."""
+
+    batches: list[RenderBatch] = field(default_factory=list)
+    size: int = 0
+    steps: int = 0
+
+    @property
+    def keys(self) -> list[ImageKey]:
+        """Every image key of the plan."""
+        return [key for batch in self.batches for key in batch.keys]
+
+    @property
+    def image_count(self) -> int:
+        """Number of images in the plan."""
+        return sum(len(batch.channels) for batch in self.batches)
+
+    @property
+    def flops(self) -> float:
+        """Total FLOPs of the plan's optimizations."""
+        return sum(batch.cost for batch in self.batches)
+
+    def shard(self, index: int, count: int) -> Plan:
+        """Return shard `index` (0-based) of `count`: a deterministic, cost-balanced share.
+
+        Whole batches are dealt out, largest first, each to the least loaded
+        shard (ties to the lowest shard number), so every shard gets about
+        the same FLOPs and the shards together are exactly the plan.
+        """
+        loads = [0.0] * count
+        owner: dict[int, int] = {}
+        order = sorted(range(len(self.batches)), key=lambda i: (-self.batches[i].cost, i))
+        for position in order:
+            target = min(range(count), key=lambda s: (loads[s], s))
+            owner[position] = target
+            loads[target] += self.batches[position].cost or 1.0
+        chosen = [batch for i, batch in enumerate(self.batches) if owner[i] == index]
+        return Plan(chosen, self.size, self.steps)
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """Parse ``i/N`` (1-based, as a SLURM array index reads) into (0-based index, count)."""
+    index_text, _, count_text = text.partition("/")
+    if index_text.isdigit() and count_text.isdigit() and 1 <= int(index_text) <= int(count_text):
+        return int(index_text) - 1, int(count_text)
+    raise ValueError(f"Invalid shard {text!r}: expected i/N with 1 <= i <= N, e.g. 3/16.")
+
+
+def _snapshots(selection: SelectionConfig, model: ModelConfig) -> list[str]:
+    available = snapshots_of(model)
+    spec = selection.snapshots
+    if spec == "final":
+        return ["final"]
+    if spec == "all":
+        return available
+    if isinstance(spec, list):
+        unknown = [s for s in spec if s not in available]
+        if unknown:
+            raise ConfigError(
+                f"Unknown snapshots {unknown} for model {model.name!r}; valid: {', '.join(available)}."
+            )
+        return list(spec)
+    raise ConfigError(f"Invalid snapshots selector {spec!r}; valid: final, all, or a list of snapshot names.")
+
+
+def make_plan(config: Config, models: Sequence[str] | None = None, with_costs: bool = True) -> Plan:
+    """Build the plan a config describes.
+
+    Args:
+        config: the experiment.
+        models: restrict to these model names (None: all the plan names).
+        with_costs: compute each batch's FLOPs (builds the network once per size).
+
+    Returns:
+        The `Plan`, batches in config order, duplicates removed.
+
+    Raises:
+        ConfigError: unknown model, layer, method or selector, naming the valid choices.
+    """
+    from visualizer.models.flops import render_step_flops
+    from visualizer.models.inception_v1 import scaled_channels
+
+    if models:
+        for name in models:
+            config.model(name)  # raises with the valid names
+    render = config.render
+    seen: set[tuple[str, str, str, str, int]] = set()
+    batches: list[RenderBatch] = []
+    for selection in render.plan:
+        unknown_methods = [m for m in selection.methods if m not in METHODS]
+        if unknown_methods:
+            raise ConfigError(f"Unknown methods {unknown_methods}; valid: {', '.join(METHODS)}.")
+        try:
+            layers = select_layers(selection.layers)
+        except UnknownLayerError as error:
+            raise ConfigError(str(error)) from error
+        for model_name in selection.models or config.model_names():
+            if models and model_name not in models:
+                continue
+            model = config.model(model_name)
+            for snapshot in _snapshots(selection, model):
+                for method in selection.methods:
+                    for layer in layers:
+                        count = scaled_channels(layer.channels, config.network.width)
+                        fresh = [
+                            c
+                            for c in select_channels(selection.channels, count)
+                            if (model_name, snapshot, method, layer.id, c) not in seen
+                        ]
+                        seen.update((model_name, snapshot, method, layer.id, c) for c in fresh)
+                        chunk = render.batch_size or len(fresh) or 1
+                        for start in range(0, len(fresh), chunk):
+                            channels = tuple(fresh[start : start + chunk])
+                            cost = 0.0
+                            if with_costs:
+                                step = render_step_flops(layer.id, render.size, config.network.width)
+                                cost = float(step) * len(channels) * render.steps
+                            batches.append(
+                                RenderBatch(model_name, snapshot, method, layer.id, channels, cost)
+                            )
+    return Plan(batches, render.size, render.steps)

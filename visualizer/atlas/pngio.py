@@ -1,0 +1,79 @@
+"""Atomic PNG writes with the key and settings as text metadata, and reads back."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, PngImagePlugin
+
+__all__ = ["AtlasWriteError", "TEMP_PREFIX", "read_png_text", "to_uint8", "write_png_atomic"]
+
+TEMP_PREFIX = ".tmp-"
+
+
+class AtlasWriteError(OSError):
+    """The atlas directory cannot be written (full disk, permissions)."""
+
+
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    """Convert a float image in [0, 1] (H, W, 3) to uint8, rounding to nearest."""
+    return np.clip(np.rint(np.asarray(image, dtype="float64") * 255.0), 0, 255).astype("uint8")
+
+
+def write_png_atomic(path: str | os.PathLike, image: np.ndarray, text: dict[str, str]) -> int:
+    """Write `image` as a PNG with `text` chunks, atomically.
+
+    The PNG goes to a temporary file in the same folder and is renamed into
+    place, so a crash never leaves a half image at `path`.
+
+    Args:
+        path: destination file.
+        image: float (H, W, 3) in [0, 1], or uint8.
+        text: tEXt chunks (key -> value).
+
+    Returns:
+        The size of the written file in bytes.
+
+    Raises:
+        AtlasWriteError: when the folder cannot be created or written (the
+            message says which path and why); nothing is left behind.
+    """
+    path = Path(path)
+    pixels = image if image.dtype == np.uint8 else to_uint8(image)
+    info = PngImagePlugin.PngInfo()
+    for key, value in text.items():
+        info.add_text(key, value)
+    temp_name = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=".png", dir=path.parent)
+        with os.fdopen(handle, "wb") as stream:
+            Image.fromarray(pixels, "RGB").save(stream, format="PNG", pnginfo=info)
+        os.replace(temp_name, path)
+        temp_name = None
+        return path.stat().st_size
+    except OSError as error:
+        reason = "the disk is full" if error.errno == errno.ENOSPC else (error.strerror or str(error))
+        raise AtlasWriteError(error.errno, f"Cannot write atlas image {path}: {reason}") from error
+    finally:
+        if temp_name is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(temp_name)
+
+
+def read_png_text(path: str | os.PathLike) -> dict[str, str]:
+    """Return the text chunks of a PNG after fully decoding it.
+
+    Raises:
+        OSError or ValueError (from Pillow) when the file is not a readable PNG.
+    """
+    with Image.open(path) as image:
+        if image.format != "PNG":
+            raise ValueError(f"{path} is not a PNG (found {image.format}).")
+        image.load()  # decode the pixels too: a truncated file fails here
+        return {key: str(value) for key, value in getattr(image, "text", {}).items()}

@@ -1,0 +1,295 @@
+"""Configuration: dataclasses of defaults, TOML that overrides, CLI flags last.
+
+A config file (``configs/demo.toml``, ``configs/paper.toml``) describes a whole
+experiment: where trained models and the atlas live, the network, how each
+model is obtained (pretrained from a checkpoint or trained on a demo world,
+then transferred to a target dataset with snapshots) and what to render.
+Every key is checked: an unknown key, a wrong type or an unknown choice fails
+before any work starts, naming the file, the line and the valid choices.
+
+Paths in a config are relative to the config file's folder's parent
+(the repository root for ``configs/*.toml``) unless absolute.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import re
+import sys
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+__all__ = [
+    "Config",
+    "ConfigError",
+    "DatasetConfig",
+    "ModelConfig",
+    "NetworkConfig",
+    "ProjectConfig",
+    "RenderConfig",
+    "SelectionConfig",
+    "load_config",
+]
+
+DATASET_KINDS = ("world", "celeba", "flowers17", "pets", "folders")
+MODEL_SOURCES = ("checkpoint", "pretrain", "transfer")
+HEADS = ("logits", "dense", "single_dense")
+
+
+class ConfigError(ValueError):
+    """A config file has an unknown key, a bad value or a missing file."""
+
+
+@dataclass
+class ProjectConfig:
+    """Where things live and the global seed."""
+
+    name: str = "demo"
+    seed: int = 0  # every random draw derives from this
+    runs_dir: str = "runs/demo"  # trained models and snapshots
+    atlas_dir: str = "atlas/demo"  # rendered images and catalog.sqlite
+
+
+@dataclass
+class NetworkConfig:
+    """The InceptionV1 variant every model of the experiment uses."""
+
+    width: float = 1.0  # channel multiplier; 1.0 is the real network (7,280 channels)
+    image_size: int = 224  # training and evaluation input size
+
+
+@dataclass
+class DatasetConfig:
+    """A dataset: a real one on disk or a synthetic demo world."""
+
+    kind: str = "world"  # one of DATASET_KINDS
+    path: str = ""  # root folder of a real dataset
+    world: str = ""  # demo world name when kind == "world"
+    breeds: list[str] = field(default_factory=list)  # pets: breeds to keep (empty: all)
+    train_size: int = 0  # worlds: images per epoch (0: the world's default)
+    validation_size: int = 0  # worlds: validation images (0: the world's default)
+
+
+@dataclass
+class ModelConfig:
+    """One model of the atlas and how to obtain it.
+
+    ``source = "checkpoint"`` loads a slim checkpoint (the ImageNet model of
+    the paper); ``"pretrain"`` trains from scratch on `dataset` (the demo's
+    stand-in for ImageNet); ``"transfer"`` starts from model `parent` and
+    fine-tunes it on `dataset` with a new head, saving `snapshots`.
+    """
+
+    name: str = ""
+    source: str = "transfer"  # one of MODEL_SOURCES
+    checkpoint: str = ""  # source == "checkpoint": slim checkpoint prefix
+    parent: str = ""  # source == "transfer": name of the model to start from
+    dataset: DatasetConfig = field(default_factory=DatasetConfig)
+    head: str = "dense"  # one of HEADS
+    multi_label: bool = False  # sigmoid outputs and binary cross-entropy (CelebA)
+    steps: int = 0  # optimizer steps (0: derive from epochs)
+    epochs: int = 0
+    batch_size: int = 32
+    learning_rate: float = 0.001
+    snapshots: list[int] = field(default_factory=list)  # iterations to save besides the final model
+    description: str = ""
+
+
+@dataclass
+class SelectionConfig:
+    """Which images to render: models x snapshots x layers x channels x methods.
+
+    layers: ``"all"``, ``"figure7"``, ``"figure6"`` or a list of layer names
+    (any alias). channels: ``"all"``, ``"first:N"``, ``"sample:N"`` (N evenly
+    spaced channels) or a list of indices. snapshots: ``"final"``, ``"all"``
+    or a list of snapshot names.
+    """
+
+    models: list[str] = field(default_factory=list)  # empty: every model
+    snapshots: Any = "final"
+    layers: Any = "all"
+    channels: Any = "all"
+    methods: list[str] = field(default_factory=lambda: ["lucid"])
+
+
+@dataclass
+class RenderConfig:
+    """Render settings (Lucid's defaults at the paper's size) and the plan."""
+
+    size: int = 256  # image side in pixels (the paper: 256)
+    steps: int = 1024  # optimization steps (the paper: 1024)
+    batch_size: int = 0  # channels per optimization (0: a whole layer at once)
+    transforms: str = "lucid"
+    param: str = "fft"
+    decorrelate: bool = True
+    plan: list[SelectionConfig] = field(default_factory=list)
+
+
+@dataclass
+class Config:
+    """A whole experiment."""
+
+    project: ProjectConfig = field(default_factory=ProjectConfig)
+    network: NetworkConfig = field(default_factory=NetworkConfig)
+    models: list[ModelConfig] = field(default_factory=list)
+    render: RenderConfig = field(default_factory=RenderConfig)
+    path: str = field(default="", metadata={"toml": False})  # the file this was read from
+    base_dir: str = field(default=".", metadata={"toml": False})  # relative paths resolve against it
+
+    def resolve_path(self, value: str) -> Path:
+        """Return `value` as a path, relative ones resolved against `base_dir`."""
+        path = Path(value)
+        return path if path.is_absolute() else Path(self.base_dir) / path
+
+    def model(self, name: str) -> ModelConfig:
+        """Return the model called `name`, or raise ConfigError listing the models."""
+        for model in self.models:
+            if model.name == name:
+                return model
+        raise ConfigError(f"Unknown model {name!r}; models in {self.path}: {', '.join(self.model_names())}.")
+
+    def model_names(self) -> list[str]:
+        """Names of the configured models, in config order."""
+        return [model.name for model in self.models]
+
+    def digest(self) -> str:
+        """A short hash of the settings (not of the file's formatting)."""
+        payload = dataclasses.asdict(self)
+        payload.pop("path")
+        payload.pop("base_dir")
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _key_line(text: str, dotted: str) -> int | None:
+    """Best-effort line number of a key's last part in the TOML text."""
+    last = dotted.split(".")[-1].split("[")[0]
+    match = re.search(rf"^\s*{re.escape(last)}\s*=", text, re.MULTILINE)
+    if match is None:
+        match = re.search(rf"^\s*\[+\s*[\w.]*{re.escape(last)}\s*\]+", text, re.MULTILINE)
+    return text.count("\n", 0, match.start()) + 1 if match else None
+
+
+class _Reader:
+    def __init__(self, path: str, text: str):
+        self.path = path
+        self.text = text
+
+    def fail(self, where: str, message: str) -> typing.NoReturn:
+        line = _key_line(self.text, where)
+        location = f"{self.path}:{line}" if line else self.path
+        raise ConfigError(f"{location}: {where}: {message}")
+
+    def build(self, cls: type, data: Any, where: str) -> Any:
+        if not isinstance(data, dict):
+            self.fail(where, f"expected a table, received {type(data).__name__} {data!r}")
+        hints = typing.get_type_hints(cls)
+        names = [f.name for f in dataclasses.fields(cls) if f.metadata.get("toml", True)]
+        values: dict[str, Any] = {}
+        for key, value in data.items():
+            if key not in names:
+                self.fail(f"{where}.{key}" if where else key, f"unknown key; valid keys: {', '.join(names)}")
+            values[key] = self.convert(hints[key], value, f"{where}.{key}" if where else key)
+        return cls(**values)
+
+    def convert(self, hint: Any, value: Any, where: str) -> Any:
+        origin = typing.get_origin(hint)
+        if dataclasses.is_dataclass(hint):
+            return self.build(hint, value, where)
+        if origin is list:
+            (item,) = typing.get_args(hint)
+            if not isinstance(value, list):
+                self.fail(where, f"expected a list, received {value!r}")
+            return [self.convert(item, v, f"{where}[{i}]") for i, v in enumerate(value)]
+        if hint is Any:
+            return value
+        if origin in (typing.Union, types.UnionType):
+            return value
+        if hint is float and isinstance(value, int) and not isinstance(value, bool):
+            return float(value)
+        if hint is bool and not isinstance(value, bool):
+            self.fail(where, f"expected true or false, received {value!r}")
+        if hint is int and (isinstance(value, bool) or not isinstance(value, int)):
+            self.fail(where, f"expected an integer, received {value!r}")
+        if not isinstance(value, hint):
+            self.fail(where, f"expected {hint.__name__}, received {value!r}")
+        return value
+
+
+def _check_choice(reader: _Reader, where: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        reader.fail(where, f"unknown value {value!r}; valid: {', '.join(choices)}")
+
+
+def _validate(config: Config, reader: _Reader) -> None:
+    names = config.model_names()
+    if len(set(names)) != len(names):
+        reader.fail("models", f"model names must be unique, received {names}")
+    for index, model in enumerate(config.models):
+        where = f"models[{index}]"
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", model.name or ""):
+            reader.fail(
+                f"{where}.name", f"a model needs a name of letters, digits, '_', '-', '.'; got {model.name!r}"
+            )
+        _check_choice(reader, f"{where}.source", model.source, MODEL_SOURCES)
+        _check_choice(reader, f"{where}.head", model.head, HEADS)
+        _check_choice(reader, f"{where}.dataset.kind", model.dataset.kind, DATASET_KINDS)
+        if model.source == "transfer" and model.parent not in names[:index]:
+            reader.fail(
+                f"{where}.parent",
+                f"{model.parent!r} is not a model defined before {model.name!r}; "
+                f"valid: {', '.join(names[:index])}",
+            )
+        if model.source == "checkpoint" and not model.checkpoint:
+            reader.fail(f"{where}.checkpoint", "a checkpoint model needs the checkpoint path")
+    for index, selection in enumerate(config.render.plan):
+        for name in selection.models:
+            if name not in names:
+                reader.fail(
+                    f"render.plan[{index}].models", f"unknown model {name!r}; valid: {', '.join(names)}"
+                )
+
+
+def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Config:
+    """Read and validate a TOML config.
+
+    Args:
+        path: the TOML file.
+        overrides: dotted keys to values applied after the file
+            (``{"render.steps": 64}``), as CLI flags do.
+
+    Returns:
+        The `Config`, with `path` and `base_dir` set.
+
+    Raises:
+        ConfigError: unknown key, bad value or type, unknown choice; the
+            message names the file, line and valid choices.
+        FileNotFoundError: when the file does not exist.
+    """
+    path = Path(path)
+    text = path.read_text()
+    reader = _Reader(str(path), text)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: not valid TOML: {error}") from error
+    for dotted, value in (overrides or {}).items():
+        table = data
+        *parents, last = dotted.split(".")
+        for part in parents:
+            table = table.setdefault(part, {})
+        table[last] = value
+    config = reader.build(Config, data, "")
+    config.path = str(path)
+    config.base_dir = str(path.resolve().parent.parent)
+    _validate(config, reader)
+    return config
