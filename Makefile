@@ -22,7 +22,9 @@ install: $(STAMP)
 train: $(STAMP)
 	$(VENV)/bin/vtl train --config $(CONFIG)
 
+# Trains the demo models first when they are missing (training resumes and skips finished models).
 render: $(STAMP)
+	$(VENV)/bin/vtl train --config $(CONFIG)
 	$(VENV)/bin/vtl render --config $(CONFIG)
 
 site: $(STAMP)
@@ -51,3 +53,14 @@ format: $(STAMP)
 
 clean:
 	rm -rf dist build *.egg-info .pytest_cache
+
+# docs/screenshots/{home,layer,channel}.png from a built site, with headless chromium.
+# Uses the atlas at $(ATLAS) when it exists, else a deterministic fake atlas (tests/helpers/fake_atlas.py).
+SCREENSHOT_ATLAS := $(if $(wildcard $(ATLAS)/catalog.sqlite),$(ATLAS),build/fake-atlas)
+screenshots: $(STAMP)
+	bash tests/setup_system.sh
+	@if [ "$(SCREENSHOT_ATLAS)" = build/fake-atlas ]; then \
+		echo "screenshots: no atlas at $(ATLAS), using a fake one in build/fake-atlas"; \
+		$(PY) tests/helpers/fake_atlas.py build/fake-atlas; fi
+	$(VENV)/bin/vtl site --atlas $(SCREENSHOT_ATLAS) --out build/screenshot-site
+	$(PY) docs/screenshots/take.py --dist build/screenshot-site --out docs/screenshots

@@ -44,3 +44,5 @@ def test_overrides_apply_last():
     assert config.render.steps == 7
     assert config.resolve_path(config.project.atlas_dir).as_posix() == "/tmp/x"
     assert config.digest() != load_config(ROOT / "configs" / "demo.toml").digest()
+    moved = load_config(ROOT / "configs" / "demo.toml", {"project.atlas_dir": "/tmp/y"})
+    assert moved.digest() == load_config(ROOT / "configs" / "demo.toml").digest()

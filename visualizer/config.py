@@ -77,7 +77,7 @@ class DatasetConfig:
     world: str = ""  # demo world name when kind == "world"
     breeds: list[str] = field(default_factory=list)  # pets: breeds to keep (empty: all)
     train_size: int = 0  # worlds: images per epoch (0: the world's default)
-    validation_size: int = 0  # worlds: validation images (0: the world's default)
+    validation_size: int = 0  # worlds: validation images (0: the world's default); real data: cap (0: all)
 
 
 @dataclass
@@ -103,6 +103,8 @@ class ModelConfig:
     learning_rate: float = 0.001
     snapshots: list[int] = field(default_factory=list)  # iterations to save besides the final model
     description: str = ""
+    batch_norm_momentum: float = 0.99  # moving-statistics momentum while training (Keras's default)
+    resume_every: int = 0  # steps between extra resume points (0: only at snapshots)
 
 
 @dataclass
@@ -163,10 +165,12 @@ class Config:
         return [model.name for model in self.models]
 
     def digest(self) -> str:
-        """A short hash of the settings (not of the file's formatting)."""
+        """A short hash of the settings that shape results (not where files live)."""
         payload = dataclasses.asdict(self)
-        payload.pop("path")
-        payload.pop("base_dir")
+        for location in ("path", "base_dir"):
+            payload.pop(location)
+        for location in ("runs_dir", "atlas_dir"):
+            payload["project"].pop(location)
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]
 
 

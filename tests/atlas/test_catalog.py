@@ -4,9 +4,10 @@ import sqlite3
 
 import numpy as np
 
+from visualizer.analysis.spatial import image_metrics
 from visualizer.atlas import catalog
 from visualizer.atlas.keys import ImageKey
-from visualizer.atlas.pngio import write_png_atomic
+from visualizer.atlas.pngio import to_uint8, write_png_atomic
 
 
 def _write(atlas, key, objective=1.5, seed=0):
@@ -17,6 +18,7 @@ def _write(atlas, key, objective=1.5, seed=0):
         model_info={"dataset": "faces", "iteration": 10, "is_final": False, "metric": 0.8, "channels": 16},
     )
     image = np.random.default_rng(seed).uniform(size=(8, 8, 3))
+    record.metrics = image_metrics(to_uint8(image))
     record.bytes = write_png_atomic(atlas / key.relpath, image, record.png_text())
     record.sha256 = catalog.file_sha256(atlas / key.relpath)
     return record
@@ -41,6 +43,9 @@ def test_rebuild_recreates_the_catalog_from_images(tmp_path):
         assert cat.connection.execute("SELECT channels FROM model_layers").fetchone() == (16,)
         assert cat.connection.execute("SELECT COUNT(*) FROM layers").fetchone() == (57,)
         assert cat.connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert cat.connection.execute("SELECT COUNT(*) FROM metrics WHERE name = 'period_px'").fetchone() == (
+            3,
+        )
 
 
 def test_check_reports_missing_extra_unreadable(tmp_path):

@@ -57,3 +57,16 @@ def test_truncated_png_is_unreadable(tmp_path):
     path.write_bytes(data[: len(data) // 2])
     with pytest.raises((OSError, ValueError)):
         read_png_text(path)
+
+
+def test_full_disk_is_reported_and_leaves_nothing(tmp_path, monkeypatch):
+    import errno
+    import os
+
+    def no_space(*args):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", no_space)
+    with pytest.raises(AtlasWriteError, match="the disk is full"):
+        write_png_atomic(tmp_path / "x.png", np.zeros((4, 4, 3)), {})
+    assert list(tmp_path.iterdir()) == []

@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from visualizer.analysis.spatial import image_metrics
 from visualizer.atlas.keys import IMAGES_DIR, ImageKey, UnsafeNameError
-from visualizer.atlas.pngio import TEMP_PREFIX, read_png_text
+from visualizer.atlas.pngio import TEMP_PREFIX, read_png
 from visualizer.models.layers import LAYERS
 
 __all__ = [
@@ -79,6 +80,8 @@ class ImageRecord:
         sha256: checksum of the PNG file.
         bytes: size of the PNG file.
         created: ISO 8601 UTC time of writing.
+        metrics: measurements of the pixels (`analysis.spatial.image_metrics`);
+            derived from the image, so not stored in the PNG.
     """
 
     key: ImageKey
@@ -90,6 +93,7 @@ class ImageRecord:
     created: str = field(
         default_factory=lambda: datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     )
+    metrics: dict[str, float | None] = field(default_factory=dict)
 
     def png_text(self) -> dict[str, str]:
         """The PNG text chunks that let `record_from_png` recover this record."""
@@ -121,7 +125,7 @@ def record_from_png(atlas_dir: str | os.PathLike, relpath: str) -> ImageRecord:
     """
     path = Path(atlas_dir) / relpath
     try:
-        text = read_png_text(path)
+        pixels, text = read_png(path)
         key = ImageKey.from_json(text[TEXT_KEY])
         record = ImageRecord(
             key=key,
@@ -129,6 +133,7 @@ def record_from_png(atlas_dir: str | os.PathLike, relpath: str) -> ImageRecord:
             settings=json.loads(text.get(TEXT_SETTINGS, "{}")),
             model_info=json.loads(text.get(TEXT_MODEL, "{}")),
             created=text.get("Creation Time", ""),
+            metrics=image_metrics(pixels),
         )
     except (OSError, ValueError, KeyError, TypeError, UnsafeNameError) as error:
         raise ValueError(
@@ -246,6 +251,15 @@ class Catalog:
                 info.get("metric_name"),
                 info.get("metric"),
             ),
+        )
+        self.connection.execute("DELETE FROM metrics WHERE path = ?", (key.relpath,))
+        self.connection.executemany(
+            "INSERT INTO metrics VALUES (?, ?, ?)",
+            [
+                (key.relpath, name, value)
+                for name, value in sorted(record.metrics.items())
+                if value is not None
+            ],
         )
         if info.get("channels") is not None:
             self.connection.execute(

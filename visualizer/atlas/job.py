@@ -16,10 +16,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from visualizer.analysis.spatial import image_metrics
 from visualizer.atlas.catalog import Catalog, ImageRecord, file_sha256, sync
 from visualizer.atlas.methods import get_method
 from visualizer.atlas.plan import Plan, RenderBatch, make_plan
-from visualizer.atlas.pngio import AtlasWriteError, write_png_atomic
+from visualizer.atlas.pngio import AtlasWriteError, to_uint8, write_png_atomic
 from visualizer.config import Config, ConfigError
 
 __all__ = ["RenderSummary", "check_atlas_writable", "check_snapshots", "plan_summary", "render_atlas"]
@@ -206,7 +207,9 @@ def _render_batch(
             settings=dict(settings, seed=seed, failed=key.channel in result.failed),
             model_info=info,
         )
-        record.bytes = write_png_atomic(path, result.images[index], record.png_text())
+        pixels = to_uint8(result.images[index])
+        record.metrics = image_metrics(pixels)
+        record.bytes = write_png_atomic(path, pixels, record.png_text())
         record.sha256 = file_sha256(path)
         records.append(record)
     catalog.add_images(records)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["MethodResult", "get_method", "register_method"]
+__all__ = ["MethodResult", "available_methods", "get_method", "register_method"]
 
 
 @dataclass
@@ -36,6 +36,11 @@ def register_method(name: str) -> Callable[[MethodFunction], MethodFunction]:
         return function
 
     return decorate
+
+
+def available_methods() -> list[str]:
+    """Names of the registered methods."""
+    return sorted(_METHODS)
 
 
 def get_method(name: str) -> MethodFunction:

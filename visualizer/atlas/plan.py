@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from visualizer.atlas.keys import ImageKey
+from visualizer.atlas.methods import available_methods
 from visualizer.config import Config, ConfigError, ModelConfig, SelectionConfig
 from visualizer.models.layers import (
     LAYERS,
@@ -25,7 +26,6 @@ from visualizer.models.layers import (
 )
 
 __all__ = [
-    "METHODS",
     "Plan",
     "RenderBatch",
     "make_plan",
@@ -35,9 +35,6 @@ __all__ = [
     "snapshot_name",
     "snapshots_of",
 ]
-
-METHODS = ("lucid",)
-"""Rendering methods the atlas knows. The generative prior and weight ablation will add theirs."""
 
 LAYER_SELECTORS = ("all", "figure6", "figure7")
 SNAPSHOT_SELECTORS = ("final", "all")
@@ -217,9 +214,9 @@ def make_plan(config: Config, models: Sequence[str] | None = None, with_costs: b
     seen: set[tuple[str, str, str, str, int]] = set()
     batches: list[RenderBatch] = []
     for selection in render.plan:
-        unknown_methods = [m for m in selection.methods if m not in METHODS]
+        unknown_methods = [m for m in selection.methods if m not in available_methods()]
         if unknown_methods:
-            raise ConfigError(f"Unknown methods {unknown_methods}; valid: {', '.join(METHODS)}.")
+            raise ConfigError(f"Unknown methods {unknown_methods}; valid: {', '.join(available_methods())}.")
         try:
             layers = select_layers(selection.layers)
         except UnknownLayerError as error:

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, PngImagePlugin
 
-__all__ = ["AtlasWriteError", "TEMP_PREFIX", "read_png_text", "to_uint8", "write_png_atomic"]
+__all__ = ["AtlasWriteError", "TEMP_PREFIX", "read_png", "read_png_text", "to_uint8", "write_png_atomic"]
 
 TEMP_PREFIX = ".tmp-"
 
@@ -66,8 +66,8 @@ def write_png_atomic(path: str | os.PathLike, image: np.ndarray, text: dict[str,
                 os.unlink(temp_name)
 
 
-def read_png_text(path: str | os.PathLike) -> dict[str, str]:
-    """Return the text chunks of a PNG after fully decoding it.
+def read_png(path: str | os.PathLike) -> tuple[np.ndarray, dict[str, str]]:
+    """Decode a PNG fully; return its RGB pixels (uint8, H x W x 3) and text chunks.
 
     Raises:
         OSError or ValueError (from Pillow) when the file is not a readable PNG.
@@ -76,4 +76,10 @@ def read_png_text(path: str | os.PathLike) -> dict[str, str]:
         if image.format != "PNG":
             raise ValueError(f"{path} is not a PNG (found {image.format}).")
         image.load()  # decode the pixels too: a truncated file fails here
-        return {key: str(value) for key, value in getattr(image, "text", {}).items()}
+        text = {key: str(value) for key, value in getattr(image, "text", {}).items()}
+        return np.asarray(image.convert("RGB")), text
+
+
+def read_png_text(path: str | os.PathLike) -> dict[str, str]:
+    """Return the text chunks of a PNG after fully decoding it (see `read_png`)."""
+    return read_png(path)[1]

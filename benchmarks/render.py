@@ -1,0 +1,248 @@
+"""Benchmark the renderer against Lucid's strategy and a naive one, with a FLOP floor.
+
+Strategies, on the full-width InceptionV1 (random weights), per layer and size:
+
+- (a) lucid: one channel per optimization, compiled graph up to the target
+  layer only (what Lucid's ``render_vis`` does with a TF1 graph);
+- (b) naive: one channel, eager, the whole network every step;
+- (c) ours: many channels per optimization (batched), truncated, compiled.
+
+All use the same parameterization, transforms and Adam; each strategy is
+timed over `--steps` updates after warm-up (the steady state, after the
+redirected-ReLU phase), as the best of three windows, since other work on
+a shared machine only ever slows a window down. Images per second assume
+512-step renders (``--paper``: 1024 steps at 256 px).
+
+The FLOP floor counts the convolutions and dense layers of the forward pass
+up to the layer and the same again for the input gradient (weights need no
+gradient), at the mean input size the transforms produce.
+
+Usage::
+
+    python benchmarks/render.py [--quick] [--backend jax] [--size 128 224] [--steps 10]
+    python benchmarks/render.py --paper --batch 64      # on a GPU
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+LAYERS = ("Conv2d_2c_3x3", "Mixed_4d_Branch_2_b_3x3", "Mixed_5c_Branch_3_b_1x1")
+PAPER_LAYERS = (
+    "Conv2d_2c_3x3",
+    "Mixed_3c_Branch_1_b_3x3",
+    "Mixed_4d_Branch_2_b_3x3",
+    "Mixed_5c_Branch_3_b_1x1",
+)
+ATLAS_IMAGES = 4 * 7280  # the paper's atlas: 4 models x 7,280 channels
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="one layer, 128 px, 5 timed steps")
+    parser.add_argument("--backend", choices=("tensorflow", "jax", "torch"), help="Keras backend")
+    parser.add_argument("--size", type=int, nargs="+", default=[128, 224], help="image sizes")
+    parser.add_argument("--steps", type=int, default=12, help="timed steps per strategy")
+    parser.add_argument("--batch", type=int, default=16, help="channels per optimization for (c)")
+    parser.add_argument("--layers", nargs="+", default=list(LAYERS), help="target layers")
+    parser.add_argument("--skip-naive", action="store_true", help="leave out strategy (b)")
+    parser.add_argument("--paper", action="store_true", help="estimate the paper's atlas: 256 px, 1024 steps")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.size, args.steps, args.layers = [128], 5, ["Mixed_4d_Branch_2_b_3x3"]
+    if args.paper:
+        args.size, args.layers = [256], list(PAPER_LAYERS)
+    return args
+
+
+def conv_flops(model, size: int) -> float:
+    """FLOPs (multiply and add counted apart) of forward + input gradient of `model` at `size` px."""
+    import keras
+    import numpy as np
+
+    probes = [layer for layer in model.layers if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense))]
+    probe = keras.Model(model.inputs[0], [layer.output for layer in probes])
+    outputs = probe(np.zeros((1, size, size, 3), dtype="float32"))
+    total = 0.0
+    for layer, output in zip(probes, outputs):
+        kernel = layer.kernel.shape  # (kh, kw, cin, cout) or (in, out)
+        positions = int(np.prod(output.shape[1:-1])) if len(output.shape) > 2 else 1
+        total += 2.0 * positions * float(np.prod(kernel))
+    return 2.0 * total  # the input gradient of a conv costs what its forward does
+
+
+def transformed_sizes(size: int) -> list[int]:
+    """The network input sizes Lucid's standard transforms produce from a `size` image."""
+    from visualizer.render.transforms import STANDARD_SCALES, scaled_size
+
+    return [scaled_size(size + 24 - 8, s) - 4 for s in STANDARD_SCALES]
+
+
+def time_steps(renderer, channels: list[int], warmup: int, steps: int) -> float:
+    """Seconds per steady-state update (plain ReLU gradient), best of three windows."""
+    import numpy as np
+    from keras import ops
+
+    batch = len(channels)
+    params = ops.convert_to_tensor(renderer._initial(channels, 0, 0))
+    m, v = ops.zeros_like(params), ops.zeros_like(params)
+    ids = ops.convert_to_tensor(np.asarray(channels, dtype="int32"))
+    rng = np.random.default_rng(0)
+    step = renderer._step(False)
+    slots = renderer.pipeline.static_slots(False)
+
+    def run(count: int, offset: int) -> float:
+        nonlocal params, m, v
+        start = time.perf_counter()
+        values = None
+        for index in range(count):
+            draws = list(renderer.pipeline.sample(rng, batch))
+            for slot, static in enumerate(slots):
+                if static:  # cycle through every compiled size during warm-up
+                    draws[slot] = np.asarray([(index + offset) % 11], dtype="int32")
+            dynamic, static = renderer._split_draws(tuple(draws))
+            t = ops.convert_to_tensor(np.float32(offset + index + 1))
+            params, m, v, values = step(params, m, v, t, ids, dynamic, static)
+        ops.convert_to_numpy(values)  # wait for the device
+        return (time.perf_counter() - start) / count
+
+    run(warmup, 0)
+    window = max(1, steps // 3)
+    return min(run(window, warmup + 100 * k) for k in range(3))
+
+
+def measure(net, layer: str, size: int, args: argparse.Namespace, strategies: list[str]) -> list[dict]:
+    """Time each strategy on one layer at one size."""
+    from visualizer.render.backend import needs_static_shapes
+    from visualizer.render.render import ChannelRenderer
+
+    warmup = 12 if needs_static_shapes() else 3
+    settings = {
+        "lucid": dict(batch=1, compile=True, truncate_model=True),
+        "naive": dict(batch=1, compile=False, truncate_model=False),
+        "ours": dict(batch=args.batch, compile=True, truncate_model=True),
+    }
+    sizes = transformed_sizes(size)
+    rows = []
+    for name in strategies:
+        config = settings[name]
+        renderer = ChannelRenderer(
+            net, layer, size=size, compile=config["compile"], truncate_model=config["truncate_model"]
+        )
+        channels = list(range(min(config["batch"], renderer.channel_count)))
+        seconds = time_steps(renderer, channels, warmup if config["compile"] else 1, args.steps)
+        flops = statistics.mean(conv_flops(renderer.net, s) for s in (min(sizes), max(sizes)))
+        rows.append(
+            {
+                "layer": layer,
+                "size": size,
+                "strategy": name,
+                "batch": len(channels),
+                "ms_per_step": 1000 * seconds,
+                "flops_per_image_step": flops,
+                "gflops": flops * len(channels) / seconds / 1e9,
+                "step_seconds": seconds,
+            }
+        )
+        print(
+            f"  {layer} {size}px {name:6s} batch {len(channels):3d}: {1000 * seconds:8.1f} ms/step",
+            file=sys.stderr,
+            flush=True,
+        )
+    return rows
+
+
+def machine() -> str:
+    """A one-line description of the machine and backend."""
+    import keras
+
+    cores = os.cpu_count()
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    device = "CPU"
+    if keras.config.backend() == "jax":
+        import jax
+
+        device = ", ".join(sorted({d.device_kind for d in jax.devices()}))
+    elif keras.config.backend() == "tensorflow":
+        import tensorflow as tf
+
+        gpus = tf.config.list_physical_devices("GPU")
+        device = f"{len(gpus)} GPU" if gpus else "CPU"
+    return f"{cpu}, {cores} cores; device {device}; Keras {keras.__version__} on {keras.config.backend()}"
+
+
+def table(rows: list[dict], render_steps: int) -> str:
+    """A Markdown table with speedups against strategy (a)."""
+    lines = [
+        "| layer | px | strategy | batch | ms/step | images/s | GFLOP/s | vs (a) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    base = {(r["layer"], r["size"]): r for r in rows if r["strategy"] == "lucid"}
+    for r in rows:
+        rate = r["batch"] / (render_steps * r["step_seconds"])
+        reference = base.get((r["layer"], r["size"]))
+        ratio = (
+            rate / (reference["batch"] / (render_steps * reference["step_seconds"]))
+            if reference
+            else float("nan")
+        )
+        lines.append(
+            f"| {r['layer']} | {r['size']} | {r['strategy']} | {r['batch']} | {r['ms_per_step']:.1f} | "
+            f"{rate:.4f} | {r['gflops']:.1f} | {ratio:.2f}x |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    if args.backend:
+        os.environ["KERAS_BACKEND"] = args.backend
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    import keras
+
+    from visualizer.models import inception_v1
+
+    keras.utils.set_random_seed(0)
+    # The dense head (global pooling) accepts every input size; the logits head needs 224 px.
+    net = inception_v1.build(head="dense")
+    strategies = ["ours"] if args.paper else ["lucid"] + ([] if args.skip_naive else ["naive"]) + ["ours"]
+    render_steps = 1024 if args.paper else 512
+    print(f"Machine: {machine()}", flush=True)
+    print(
+        f"Date: {time.strftime('%Y-%m-%d')}; timed steps: {args.steps}; "
+        f"images/s for {render_steps}-step renders"
+    )
+    rows = []
+    for size in args.size:
+        for layer in args.layers:
+            rows += measure(net, layer, size, args, strategies)
+    print(table(rows, render_steps))
+    floors = [r for r in rows if r["strategy"] == "ours"]
+    print("\nFLOP floor (forward + input gradient, mean transformed size), GFLOP per image-step:")
+    for r in floors:
+        print(f"  {r['layer']} {r['size']}px: {r['flops_per_image_step'] / 1e9:.2f}")
+    if args.paper:
+        rate = statistics.mean(r["batch"] / (render_steps * r["step_seconds"]) for r in floors)
+        print(
+            f"\nPaper estimate: {rate:.2f} images/s averaged over {len(floors)} layers at 256 px, "
+            f"{render_steps} steps; the {ATLAS_IMAGES}-image atlas takes about "
+            f"{ATLAS_IMAGES / rate / 3600:.1f} h."
+        )
+
+
+if __name__ == "__main__":
+    main()

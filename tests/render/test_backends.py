@@ -1,0 +1,56 @@
+"""The renderer on the other Keras backends, each in its own process (the backend is fixed at import)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+SCRIPT = """
+import json, keras, numpy as np
+from visualizer.render import render_channels
+keras.utils.set_random_seed(0)
+inputs = keras.Input((None, None, 3))
+x = keras.layers.Conv2D(4, 3, activation="relu", bias_initializer="ones", name="conv1")(inputs)
+x = keras.layers.ReLU(name="relu2")(keras.layers.Conv2D(3, 3, name="conv2")(x))
+model = keras.Model(inputs, x)
+kwargs = dict(size=24, steps=4, progress=False, thresholds=[4])
+first = render_channels(model, "relu2", [0, 2], seed=1, **kwargs)
+again = render_channels(model, "relu2", [0, 2], seed=1, per_image_transforms=True, **kwargs)
+print(json.dumps({
+    "backend": keras.config.backend(),
+    "shape": list(first.images.shape),
+    "finite": bool(np.isfinite(first.objectives).all() and np.isfinite(again.objectives).all()),
+    "range": [float(first.images.min()), float(first.images.max())],
+    "failed": first.failed,
+}))
+"""
+
+
+def run_backend(name: str) -> dict:
+    """Run the smoke script under KERAS_BACKEND=name and return its JSON report."""
+    env = {**os.environ, "KERAS_BACKEND": name, "JAX_PLATFORMS": "cpu"}
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["jax", "torch"])
+def test_smoke_render_on_backend(name):
+    """A small render runs and returns finite images in [0, 1] under JAX and PyTorch."""
+    if importlib.util.find_spec(name) is None:
+        pytest.skip(f"the {name} backend is not installed (pip install {name}) in this environment")
+    report = run_backend(name)
+    assert report["backend"] == name
+    assert report["shape"] == [2, 24, 24, 3] and report["finite"] and report["failed"] == []
+    assert 0.0 <= report["range"][0] <= report["range"][1] <= 1.0

@@ -1,0 +1,1 @@
+"""Measurements of rendered images (spatial scale, ...)."""

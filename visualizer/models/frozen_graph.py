@@ -1,0 +1,356 @@
+"""Render channels of a Lucid-style frozen TF1 GraphDef (``.pb``) with the Keras renderer.
+
+Lucid's model zoo ships networks as frozen graphs plus three facts (its
+``modelzoo`` metadata): the input placeholder's name, the image shape and
+the value range the network expects. `frozen_graph_model` imports such a
+graph into a TensorFlow function, maps [0, 1] images to that range (and to
+BGR where needed), and wraps it as a Keras model whose outputs are the
+requested tensors, named so that `visualizer.render.render_channels` finds
+them by tensor name (or by catalogue alias, for slim InceptionV1 graphs).
+
+A GraphDef is a program: before importing one, every op (including those
+in its function library) is checked, and graphs with ops that touch files,
+the network or Python are refused. TensorFlow backend only.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import keras
+
+__all__ = [
+    "FORBIDDEN_OPS",
+    "FrozenGraph",
+    "FrozenGraphLayer",
+    "UnsafeGraphError",
+    "check_graph_def",
+    "frozen_graph_model",
+    "load_graph_def",
+    "render_frozen_graph_channels",
+]
+
+FORBIDDEN_OPS = frozenset(
+    {
+        "ReadFile",
+        "WriteFile",
+        "MatchingFiles",
+        "ImmutableConst",
+        "PyFunc",
+        "PyFuncStateless",
+        "EagerPyFunc",
+        "Print",
+        "PrintV2",
+        "ShardedFilename",
+        "ShardedFilespec",
+        "WholeFileReader",
+        "WholeFileReaderV2",
+        "TextLineReader",
+        "TextLineReaderV2",
+        "FixedLengthRecordReader",
+        "FixedLengthRecordReaderV2",
+        "TFRecordReader",
+        "TFRecordReaderV2",
+        "LMDBReader",
+        "IdentityReader",
+        "IdentityReaderV2",
+        "InitializeTableFromTextFile",
+        "InitializeTableFromTextFileV2",
+        "TFRecordDataset",
+        "TFRecordDatasetV2",
+        "FixedLengthRecordDataset",
+        "FixedLengthRecordDatasetV2",
+        "TextLineDataset",
+        "CSVDataset",
+        "CSVDatasetV2",
+        "ExperimentalCSVDataset",
+        "SqlDataset",
+        "ExperimentalSqlDataset",
+        "LMDBDataset",
+        "ExperimentalLMDBDataset",
+        "MatchingFilesDataset",
+        "ExperimentalMatchingFilesDataset",
+        "LoadDataset",
+        "SaveDataset",
+        "SaveDatasetV2",
+        "SnapshotDataset",
+        "SnapshotDatasetV2",
+        "CacheDataset",
+        "CacheDatasetV2",
+        "DatasetToTFRecord",
+        "DebugIdentity",
+        "DebugIdentityV2",
+        "DebugIdentityV3",
+        "_Send",
+        "_Recv",
+        "_HostSend",
+        "_HostRecv",
+        "Send",
+        "Recv",
+        "RemoteCall",
+        "CollectiveReduce",
+        "CollectiveGather",
+        "CollectiveBcastSend",
+        "CollectiveBcastRecv",
+    }
+)
+"""Ops that read or write files, reach the network or run Python."""
+
+_FORBIDDEN_PREFIXES = ("Save", "Restore", "Write", "Reader", "MergeV2Checkpoints", "Collective", "Rpc", "TPU")
+
+
+class UnsafeGraphError(ValueError):
+    """Raised when a GraphDef contains an op that could touch files, the network or Python."""
+
+    def __init__(self, op_type: str, node: str):
+        self.op_type = op_type
+        self.node = node
+        super().__init__(
+            f"Refusing to import the graph: node {node!r} is a {op_type!r} op, which can touch files, "
+            "the network or Python. Only pure computation graphs (frozen weights as constants) are accepted."
+        )
+
+
+@dataclass(frozen=True)
+class FrozenGraph:
+    """A frozen graph and Lucid's metadata for it.
+
+    Attributes:
+        graph_def: the parsed ``tf.compat.v1.GraphDef``.
+        input_name: the input placeholder's name (Lucid: ``"input"``).
+        image_shape: ``(H, W, C)`` the graph was built for; H and W are
+            forgotten (any size flows in), as Lucid's ``forget_xy`` does.
+        image_value_range: ``(lo, hi)``: images in [0, 1] are mapped to
+            ``lo + x * (hi - lo)`` (slim: (-1, 1); Lucid's InceptionV1: (-117, 138)).
+        is_bgr: reverse the colour channels first (caffe models).
+    """
+
+    graph_def: Any
+    input_name: str = "input"
+    image_shape: tuple[int | None, int | None, int] = (224, 224, 3)
+    image_value_range: tuple[float, float] = (-1.0, 1.0)
+    is_bgr: bool = False
+
+
+def _is_forbidden(op_type: str) -> bool:
+    return op_type in FORBIDDEN_OPS or op_type.startswith(_FORBIDDEN_PREFIXES)
+
+
+def check_graph_def(graph_def: Any) -> None:
+    """Refuse graphs with ops that touch files, the network or Python.
+
+    Args:
+        graph_def: a ``GraphDef``; its function library is checked too.
+
+    Raises:
+        UnsafeGraphError: naming the first such op and its node.
+    """
+    nodes = list(graph_def.node)
+    for function in graph_def.library.function:
+        nodes += list(function.node_def)
+    for node in nodes:
+        if _is_forbidden(node.op):
+            raise UnsafeGraphError(node.op, node.name)
+
+
+def load_graph_def(path: str | Path) -> Any:
+    """Read and check a frozen ``.pb`` GraphDef from a local path.
+
+    Args:
+        path: the file.
+
+    Returns:
+        The parsed ``GraphDef`` with every node's device cleared (as Lucid does).
+
+    Raises:
+        UnsafeGraphError: if the graph contains a forbidden op.
+    """
+    import tensorflow as tf
+
+    graph_def = tf.compat.v1.GraphDef.FromString(Path(path).read_bytes())
+    check_graph_def(graph_def)
+    for node in graph_def.node:
+        node.device = ""
+    return graph_def
+
+
+def _tensor_name(name: str) -> str:
+    return name if ":" in name else name + ":0"
+
+
+def _keras_name(tensor: str) -> str:
+    """The Keras layer name for a tensor: its catalogue id if it has one, else a sanitized name."""
+    from visualizer.models.layers import UnknownLayerError, resolve
+
+    for candidate in (tensor, tensor.rsplit(":", 1)[0]):
+        try:
+            return resolve(candidate).id
+        except UnknownLayerError:
+            continue
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", tensor.rsplit(":", 1)[0] if tensor.endswith(":0") else tensor)
+
+
+_REDIRECT_GRADIENT = "VisualizerRedirectedRelu"
+_registered = False
+
+
+def _register_redirected_gradient() -> None:
+    """Register Lucid's redirected ReLU gradient for graphs imported under an override map."""
+    global _registered
+    if _registered:
+        return
+    import tensorflow as tf
+
+    @tf.RegisterGradient(_REDIRECT_GRADIENT)
+    def _redirected(op, grad):  # noqa: ANN001, ANN202 - TensorFlow's gradient signature
+        x = op.inputs[0]
+        zeros = tf.zeros_like(grad)
+        relu_grad = tf.where(x < 0.0, zeros, grad)
+        redirected = tf.where(tf.logical_and(x < 0.0, grad > 0.0), zeros, grad)
+        axes = tf.range(1, tf.rank(x))
+        alive = tf.reduce_max(tf.abs(relu_grad), axis=axes, keepdims=True) > 0
+        return tf.where(alive, relu_grad, redirected)
+
+    _registered = True
+
+
+class FrozenGraphLayer(keras.layers.Layer):
+    """Runs an imported frozen graph from its input to the requested tensors.
+
+    Args:
+        graph: the `FrozenGraph`.
+        tensors: tensor names to return (``"scope/op"`` or ``"scope/op:0"``).
+        redirect_relu: import with Lucid's redirected gradient on every Relu.
+        **kwargs: `keras.layers.Layer` arguments.
+    """
+
+    def __init__(
+        self, graph: FrozenGraph, tensors: Sequence[str], redirect_relu: bool = False, **kwargs: Any
+    ):
+        super().__init__(trainable=False, **kwargs)
+        import tensorflow as tf
+
+        self.graph = graph
+        self.tensors = [_tensor_name(t) for t in tensors]
+        self.redirect_relu = redirect_relu
+        if redirect_relu:
+            _register_redirected_gradient()
+        input_tensor = _tensor_name(graph.input_name)
+        overrides = {"Relu": _REDIRECT_GRADIENT} if redirect_relu else {}
+
+        def imported(images):
+            with tf.compat.v1.get_default_graph().gradient_override_map(overrides):
+                return tf.import_graph_def(
+                    graph.graph_def,
+                    input_map={input_tensor: images},
+                    return_elements=self.tensors,
+                    name="frozen",
+                )
+
+        spec = tf.TensorSpec((None, None, None, graph.image_shape[-1]), tf.float32)
+        self._function = tf.compat.v1.wrap_function(imported, [spec])
+
+    def call(self, images: Any) -> list[Any]:
+        lo, hi = self.graph.image_value_range
+        if self.graph.is_bgr:
+            images = images[..., ::-1]
+        return list(self._function(lo + images * (hi - lo)))
+
+    def with_redirected_relu(self) -> FrozenGraphLayer:
+        """A copy whose Relu gradients are Lucid's redirected ones (used by the renderer)."""
+        return FrozenGraphLayer(self.graph, self.tensors, redirect_relu=True, name=self.name)
+
+    def compute_output_spec(self, images: Any) -> list[keras.KerasTensor]:
+        import tensorflow as tf
+
+        outputs = []
+        for tensor in self.tensors:
+            shape = self._function.graph.get_tensor_by_name("frozen/" + tensor).shape
+            rank = 4 if shape.rank is None else shape.rank
+            channels = shape[-1] if shape.rank else None
+            outputs.append(keras.KerasTensor((None,) * (rank - 1) + (channels,), dtype=tf.float32.name))
+        return outputs
+
+
+def frozen_graph_model(
+    graph: FrozenGraph | str | Path,
+    tensors: Sequence[str],
+    input_name: str = "input",
+    image_shape: tuple[int | None, int | None, int] = (224, 224, 3),
+    image_value_range: tuple[float, float] = (-1.0, 1.0),
+    is_bgr: bool = False,
+) -> keras.Model:
+    """Wrap a frozen graph as a Keras model from images in [0, 1] to `tensors`.
+
+    Args:
+        graph: a `FrozenGraph`, or a ``.pb`` path (then the metadata below apply).
+        tensors: the tensor names to expose; each becomes a Keras layer
+            output named by its catalogue id when it has one (slim
+            InceptionV1 graphs), else by the tensor name with ``/`` and
+            ``:`` replaced by ``_``.
+        input_name: the input placeholder (Lucid's ``input_name``).
+        image_shape: Lucid's ``image_shape``; only the channel count is used.
+        image_value_range: Lucid's ``image_value_range``.
+        is_bgr: caffe-style BGR input.
+
+    Returns:
+        A `keras.Model` (TensorFlow backend) with one output per tensor.
+
+    Raises:
+        UnsafeGraphError: the graph contains an op that touches files, the network or Python.
+        RuntimeError: the Keras backend is not TensorFlow.
+    """
+    if keras.config.backend() != "tensorflow":
+        raise RuntimeError(
+            f"Frozen TF1 graphs need the TensorFlow backend; KERAS_BACKEND is {keras.config.backend()!r}."
+        )
+    if not isinstance(graph, FrozenGraph):
+        graph = FrozenGraph(
+            load_graph_def(graph), input_name, tuple(image_shape), tuple(image_value_range), is_bgr
+        )
+    else:
+        check_graph_def(graph.graph_def)
+    if not tensors:
+        raise ValueError("tensors must name at least one tensor of the graph.")
+    inputs = keras.Input((None, None, graph.image_shape[-1]), name="images")
+    outputs = FrozenGraphLayer(graph, tensors, name="frozen_graph")(inputs)
+    named = [
+        keras.layers.Identity(name=_keras_name(_tensor_name(tensor)))(output)
+        for tensor, output in zip(tensors, outputs)
+    ]
+    return keras.Model(inputs, named, name="frozen_graph")
+
+
+def render_frozen_graph_channels(
+    graph: FrozenGraph | str | Path,
+    tensor: str,
+    channels: Sequence[int],
+    input_name: str = "input",
+    image_shape: tuple[int | None, int | None, int] = (224, 224, 3),
+    image_value_range: tuple[float, float] = (-1.0, 1.0),
+    is_bgr: bool = False,
+    **render_kwargs: Any,
+):
+    """Render channels of one tensor of a frozen graph with `render_channels`.
+
+    Args:
+        graph: a `FrozenGraph` or a ``.pb`` path.
+        tensor: the tensor name, e.g. ``"InceptionV1/InceptionV1/Mixed_4c/concat"``.
+        channels: channel indices.
+        input_name: see `frozen_graph_model`.
+        image_shape: see `frozen_graph_model`.
+        image_value_range: see `frozen_graph_model`.
+        is_bgr: see `frozen_graph_model`.
+        **render_kwargs: passed to `visualizer.render.render_channels`.
+
+    Returns:
+        The `visualizer.render.Rendering`.
+    """
+    from visualizer.render import render_channels
+
+    model = frozen_graph_model(graph, [tensor], input_name, image_shape, image_value_range, is_bgr)
+    return render_channels(model, _keras_name(_tensor_name(tensor)), channels, **render_kwargs)

@@ -1,0 +1,24 @@
+"""Lucid-style feature visualization in Keras 3: parameterization, transforms, objectives, render.
+
+The entry point is `render_channels`; the modules mirror Lucid's
+``optvis``: `param`, `transforms`, `objectives`, `relu` (the redirected
+gradient), `optimizer` (TF1 Adam), `backend` (the only backend-specific
+code) and `render`.
+"""
+
+from visualizer.render.objectives import Objective, channel, channels, diversity, neuron, neurons
+from visualizer.render.render import ChannelRenderer, Rendering, render_channels
+from visualizer.render.transforms import standard_transforms
+
+__all__ = [
+    "ChannelRenderer",
+    "Objective",
+    "Rendering",
+    "channel",
+    "channels",
+    "diversity",
+    "neuron",
+    "neurons",
+    "render_channels",
+    "standard_transforms",
+]
