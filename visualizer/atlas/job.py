@@ -9,7 +9,6 @@ the batch in flight; a rerun skips what exists.
 
 from __future__ import annotations
 
-import json
 import tempfile
 import time
 from collections.abc import Sequence
@@ -22,6 +21,7 @@ from visualizer.atlas.methods import get_method
 from visualizer.atlas.plan import Plan, RenderBatch, make_plan
 from visualizer.atlas.pngio import AtlasWriteError, to_uint8, write_png_atomic
 from visualizer.config import Config, ConfigError
+from visualizer.train.snapshots import load_snapshot, read_meta, snapshot_dir
 
 __all__ = ["RenderSummary", "check_atlas_writable", "check_snapshots", "plan_summary", "render_atlas"]
 
@@ -51,11 +51,11 @@ def check_snapshots(config: Config, plan: Plan) -> dict[tuple[str, str], dict]:
     metas: dict[tuple[str, str], dict] = {}
     missing: list[str] = []
     for model, snapshot in dict.fromkeys((b.model, b.snapshot) for b in plan.batches):
-        meta_path = runs_dir / model / snapshot / "meta.json"
-        if meta_path.is_file():
-            metas[(model, snapshot)] = json.loads(meta_path.read_text())
+        meta = read_meta(snapshot_dir(runs_dir, model, snapshot))
+        if meta is not None:
+            metas[(model, snapshot)] = meta
         else:
-            missing.append(f"{model}/{snapshot} ({meta_path})")
+            missing.append(f"{model}/{snapshot} ({snapshot_dir(runs_dir, model, snapshot)})")
     if missing:
         raise ConfigError(
             f"{len(missing)} model snapshot(s) the plan needs are not trained: {', '.join(missing[:10])}"
@@ -149,8 +149,6 @@ def render_atlas(
         catalog.set_meta("config_hash", config.digest())
         for batch in todo:
             if loaded is None or loaded[0] != (batch.model, batch.snapshot):
-                from visualizer.train import load_snapshot
-
                 loaded = (
                     (batch.model, batch.snapshot),
                     load_snapshot(runs_dir, batch.model, batch.snapshot)[0],

@@ -24,6 +24,7 @@ from visualizer.models.layers import (
     figure7_layers,
     resolve_layer,
 )
+from visualizer.train.snapshots import FINAL, snapshot_name
 
 __all__ = [
     "Plan",
@@ -32,7 +33,6 @@ __all__ = [
     "parse_shard",
     "select_channels",
     "select_layers",
-    "snapshot_name",
     "snapshots_of",
 ]
 
@@ -40,14 +40,9 @@ LAYER_SELECTORS = ("all", "figure6", "figure7")
 SNAPSHOT_SELECTORS = ("final", "all")
 
 
-def snapshot_name(iteration: int) -> str:
-    """The snapshot name for a training iteration (docs/formats.md): ``iter_000010``."""
-    return f"iter_{iteration:06d}"
-
-
 def snapshots_of(model: ModelConfig) -> list[str]:
     """All snapshots a model will have: its scheduled iterations, then ``final``."""
-    return [snapshot_name(i) for i in sorted(set(model.snapshots))] + ["final"]
+    return [snapshot_name(i) for i in sorted(set(model.snapshots))] + [FINAL]
 
 
 def select_layers(spec: object) -> list[Layer]:

@@ -1,0 +1,153 @@
+"""What `vtl train` will do, checked before any training starts.
+
+`training_plan` picks the models to train (the requested ones plus any
+ancestor without a final snapshot), in config order, and checks that every
+input exists, listing all missing paths at once with what to download.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from pathlib import Path
+
+from visualizer.config import Config, ConfigError, ModelConfig
+from visualizer.data.loader import DOWNLOADS, missing_inputs
+from visualizer.train.snapshots import FINAL, read_meta, snapshot_dir
+
+__all__ = ["MissingInputsError", "checkpoint_missing", "model_hash", "training_plan"]
+
+
+class MissingInputsError(FileNotFoundError):
+    """Checkpoints or datasets a config needs are not on disk."""
+
+
+def model_hash(config: Config, name: str) -> str:
+    """A short hash of everything that determines a model's weights.
+
+    It covers the model's own settings, the network, the project seed and,
+    through the parent's hash, its whole ancestry; the render settings and
+    descriptions do not count.
+    """
+    model = config.model(name)
+    settings = dataclasses.asdict(model)
+    settings.pop("description")
+    payload = {
+        "model": settings,
+        "network": dataclasses.asdict(config.network),
+        "seed": config.project.seed,
+        "parent": model_hash(config, model.parent) if model.source == "transfer" else None,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def checkpoint_missing(prefix: Path) -> bool:
+    """True when no TF checkpoint is at `prefix` (``<prefix>.index``, or a folder with a checkpoint)."""
+    if prefix.is_dir():
+        return not (prefix / "checkpoint").exists() and not any(prefix.glob("*.index"))
+    return not Path(f"{prefix}.index").exists()
+
+
+def _check_settings(model: ModelConfig) -> None:
+    where = f"model {model.name!r}"
+    if model.source == "checkpoint":
+        if model.snapshots:
+            raise ConfigError(
+                f"{where}: a checkpoint model has only 'final'; remove snapshots {model.snapshots}."
+            )
+        return
+    if model.head == "logits":
+        raise ConfigError(f"{where}: head 'logits' comes only from a checkpoint; valid: dense, single_dense.")
+    if model.steps < 0 or model.epochs < 0 or (model.steps == 0 and model.epochs == 0):
+        raise ConfigError(
+            f"{where}: set steps or epochs to a positive number, received steps={model.steps}, "
+            f"epochs={model.epochs}."
+        )
+    if model.batch_size < 1 or model.learning_rate <= 0:
+        raise ConfigError(
+            f"{where}: batch_size and learning_rate must be positive, received "
+            f"batch_size={model.batch_size}, learning_rate={model.learning_rate}."
+        )
+    bad = [i for i in model.snapshots if i < 0]
+    if bad or len(set(model.snapshots)) != len(model.snapshots):
+        raise ConfigError(f"{where}: snapshots must be distinct iterations >= 0, received {model.snapshots}.")
+    if model.steps and any(i >= model.steps for i in model.snapshots):
+        raise ConfigError(
+            f"{where}: snapshot iterations must be below steps={model.steps} (the last is 'final'), "
+            f"received {model.snapshots}."
+        )
+    if model.resume_every < 0:
+        raise ConfigError(f"{where}: resume_every must be >= 0, received {model.resume_every}.")
+
+
+def training_plan(config: Config, models: list[str] | None = None) -> list[ModelConfig]:
+    """The models to train, in config order.
+
+    Args:
+        config: the experiment.
+        models: names to train (None: all). A parent without a final
+            snapshot is added before its children.
+
+    Returns:
+        The models' configs.
+
+    Raises:
+        ConfigError: an unknown model name or a bad training setting.
+        MissingInputsError: listing every missing checkpoint and dataset
+            path, with what to download.
+    """
+    names = config.model_names()
+    requested = names if models is None else list(models)
+    unknown = [name for name in requested if name not in names]
+    if unknown:
+        raise ConfigError(
+            f"Unknown model(s) {', '.join(unknown)} in {config.path}; valid: {', '.join(names)}."
+        )
+    runs_dir = config.resolve_path(config.project.runs_dir)
+    chosen: set[str] = set()
+
+    def add(name: str) -> None:
+        chosen.add(name)
+        model = config.model(name)
+        parent_missing = model.source == "transfer" and model.parent not in chosen
+        if parent_missing and read_meta(snapshot_dir(runs_dir, model.parent, FINAL)) is None:
+            add(model.parent)
+
+    for name in requested:
+        add(name)
+    plan = [config.model(name) for name in names if name in chosen]
+    for model in plan:
+        _check_settings(model)
+    _check_inputs(config, plan)
+    return plan
+
+
+def _check_inputs(config: Config, plan: list[ModelConfig]) -> None:
+    needed: dict[str, tuple[list[str], str]] = {}  # missing path -> (models, what to download)
+
+    def need(path: str, model: str, what: str) -> None:
+        needed.setdefault(path, ([], what))[0].append(model)
+
+    for model in plan:
+        if model.source == "checkpoint":
+            prefix = config.resolve_path(model.checkpoint)
+            if checkpoint_missing(prefix):
+                need(
+                    f"{prefix}.index (+ .data-*)",
+                    model.name,
+                    "the TF-slim InceptionV1 checkpoint, inception_v1_2016_08_28.tar.gz from the TF-slim "
+                    "model zoo (https://github.com/tensorflow/models/tree/master/research/slim)",
+                )
+        elif model.dataset.kind != "world":
+            if not model.dataset.path:
+                raise ConfigError(f"model {model.name!r}: a {model.dataset.kind} dataset needs dataset.path.")
+            root = config.resolve_path(model.dataset.path)
+            for path in missing_inputs(model.dataset, root):
+                need(str(path), model.name, DOWNLOADS[model.dataset.kind])
+    if needed:
+        lines = [f"  {path}  (for {', '.join(models)}): {what}" for path, (models, what) in needed.items()]
+        raise MissingInputsError(
+            f"{len(lines)} input(s) of {config.path} are missing; nothing was trained. Download them "
+            f"to these paths (or edit the paths in the config):\n" + "\n".join(lines)
+        )

@@ -1,0 +1,336 @@
+"""Train the models of a config, with snapshots, resumable and reproducible.
+
+For each model (config order, parents first):
+
+- ``source = "checkpoint"``: build with slim's logits head, load the TF1
+  checkpoint, save it as snapshot ``final``;
+- ``source = "pretrain"``: train a fresh network on its dataset;
+- ``source = "transfer"``: take the parent's ``final`` model, copy its base
+  network (all 57 conv layers, by name) into a fresh network with the
+  configured head, and fine-tune everything: no frozen layers.
+
+Training: Adam (the config's learning rate), batch norm in training mode with
+moving statistics updated at ``batch_norm_momentum`` (Keras's 0.99 by
+default; the statistics are what the renderer sees, since it runs the
+network in inference mode). A snapshot ``iter_N`` is written before step N
+runs (``iter_000000`` holds the parent's base with the new, untrained head),
+each with its validation metric; ``final`` after the last step. At every
+snapshot (and every ``resume_every`` steps) the resume state is saved too,
+so an interrupted run restarts from its last snapshot and produces the same
+later snapshots as an uninterrupted one. A model whose ``final`` exists is
+not trained again.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import keras
+from tqdm.auto import tqdm
+
+from visualizer.config import Config, ConfigError, ModelConfig
+from visualizer.data.base import Dataset
+from visualizer.data.loader import open_dataset
+from visualizer.models import inception_v1
+from visualizer.train import tf_backend
+from visualizer.train.evaluate import Evaluation, evaluate, metric_name
+from visualizer.train.heads import copy_base_weights, new_model, set_batch_norm_momentum
+from visualizer.train.plan import model_hash, training_plan
+from visualizer.train.prefetch import prefetch
+from visualizer.train.resume import ResumeState, clear_resume, load_resume, save_resume
+from visualizer.train.snapshots import FINAL, load_snapshot, read_meta, snapshot_name, write_snapshot
+
+__all__ = ["StepCallback", "TrainError", "TrainResult", "train_all", "train_model"]
+
+EVAL_BATCH = 64  # validation images per forward pass
+CHECKPOINT_CLASSES = 1001  # the slim ImageNet release: class 0 is "background"
+
+StepCallback = Callable[[str, int], None]
+
+
+class TrainError(RuntimeError):
+    """Training cannot start or continue (stale resume state, wrong backend...)."""
+
+
+@dataclass
+class TrainResult:
+    """What happened to one model."""
+
+    model: str
+    status: str  # "trained", "resumed", "finished before" or "loaded"
+    steps: int
+    seconds: float
+    metric_name: str | None
+    metric: float | None
+    baseline: float | None  # the metric of the best constant prediction
+    skipped_images: int = 0
+
+
+def _say(message: str, progress: bool) -> None:
+    if progress:
+        tqdm.write(message)
+
+
+def _model_seed(config: Config, name: str) -> int:
+    text = f"{config.project.seed}/{name}".encode()
+    return int(hashlib.sha256(text).hexdigest()[:8], 16)
+
+
+def _meta(config: Config, model: ModelConfig, snapshot: str, iteration: int, **facts: Any) -> dict[str, Any]:
+    return {
+        "model": model.name,
+        "snapshot": snapshot,
+        "iteration": iteration,
+        "is_final": snapshot == FINAL,
+        "head": model.head,
+        "width": config.network.width,
+        "image_size": config.network.image_size,
+        "parent": model.parent if model.source == "transfer" else None,
+        "config_hash": model_hash(config, model.name),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "description": model.description,
+        **facts,
+    }
+
+
+def _load_checkpoint(config: Config, model: ModelConfig, progress: bool) -> TrainResult:
+    start = time.perf_counter()
+    network = inception_v1.build(CHECKPOINT_CLASSES, "logits", config.network.width)
+    inception_v1.load_slim_checkpoint(network, config.resolve_path(model.checkpoint))
+    meta = _meta(
+        config,
+        model,
+        FINAL,
+        0,
+        dataset="ImageNet (ILSVRC-2012), TF-slim checkpoint",
+        dataset_kind="checkpoint",
+        num_classes=CHECKPOINT_CLASSES,
+        class_names=[],
+        multi_label=False,
+        loss=None,
+        metric_name="accuracy",
+        metric=None,
+    )
+    write_snapshot(config.resolve_path(config.project.runs_dir), network, meta)
+    _say(f"{model.name}: loaded {model.checkpoint} as {model.name}/final", progress)
+    return TrainResult(model.name, "loaded", 0, time.perf_counter() - start, "accuracy", None, None)
+
+
+def _open(config: Config, model: ModelConfig) -> Dataset:
+    root = config.resolve_path(model.dataset.path) if model.dataset.path else None
+    dataset = open_dataset(model.dataset, root, config.network.image_size, config.project.seed)
+    if dataset.multi_label != model.multi_label:
+        raise ConfigError(
+            f"model {model.name!r}: multi_label = {str(model.multi_label).lower()}, but {dataset.name} is "
+            f"{'multi-label' if dataset.multi_label else 'single-label'}; "
+            f"set multi_label = {str(dataset.multi_label).lower()}."
+        )
+    return dataset
+
+
+@functools.lru_cache(maxsize=1)
+def _parent_network(folder: str, stamp: int) -> keras.Model:
+    """The parent's final model, loaded once for all its children (`stamp`: meta.json's mtime)."""
+    path = Path(folder)
+    return load_snapshot(path.parent.parent, path.parent.name, path.name)[0]
+
+
+def _build(config: Config, model: ModelConfig, dataset: Dataset) -> keras.Model:
+    keras.utils.set_random_seed(_model_seed(config, model.name))
+    network = new_model(dataset.num_classes, model.head, config.network.width, dataset.multi_label)
+    if model.source == "transfer":
+        final = config.resolve_path(config.project.runs_dir) / model.parent / FINAL
+        stamp = (final / "meta.json").stat().st_mtime_ns if (final / "meta.json").exists() else 0
+        copy_base_weights(_parent_network(str(final), stamp), network)
+    set_batch_norm_momentum(network, model.batch_norm_momentum)
+    return network
+
+
+def _restore(
+    folder: Path, digest: str, network: keras.Model, optimizer: tf_backend.Adam
+) -> ResumeState | None:
+    state = load_resume(folder)
+    if state is None:
+        return None
+    if state.config_hash != digest:
+        raise TrainError(
+            f"{folder / '_resume'} was written with other settings (config hash {state.config_hash}, now "
+            f"{digest}); delete {folder} to train this model from the start."
+        )
+    paths = [variable.path for variable in network.variables]
+    if paths != state.model_paths:
+        raise TrainError(f"{folder / '_resume'} does not match the model's variables; delete {folder}.")
+    for variable, value in zip(network.variables, state.model_variables):
+        variable.assign(value)
+    optimizer.set_state(state.optimizer_variables)
+    return state
+
+
+def train_model(
+    config: Config,
+    model: ModelConfig,
+    progress: bool = True,
+    on_step: StepCallback | None = None,
+) -> TrainResult:
+    """Train (or load, or skip) one model and write its snapshots.
+
+    Args:
+        config: the experiment.
+        model: one of ``config.models``; its parent's ``final`` must exist.
+        progress: show a progress bar and per-snapshot lines.
+        on_step: called as ``on_step(model_name, steps_done)`` after each
+            step (an exception raised there interrupts training, as a crash would).
+
+    Returns:
+        A `TrainResult`.
+    """
+    runs_dir = config.resolve_path(config.project.runs_dir)
+    folder = runs_dir / model.name
+    digest = model_hash(config, model.name)
+    finished = read_meta(folder / FINAL)
+    if finished is not None:
+        if finished["config_hash"] != digest:
+            _say(
+                f"{model.name}: already trained with other settings (config hash {finished['config_hash']}, "
+                f"now {digest}); delete {folder} to retrain it.",
+                progress,
+            )
+        else:
+            _say(f"{model.name}: already trained ({folder / FINAL}).", progress)
+        return TrainResult(
+            model.name,
+            "finished before",
+            finished["iteration"],
+            0.0,
+            finished["metric_name"],
+            finished["metric"],
+            None,
+        )
+    if model.source == "checkpoint":
+        return _load_checkpoint(config, model, progress)
+    if keras.backend.backend() != "tensorflow":
+        raise TrainError(
+            f"Training runs on the TensorFlow backend (visualizer/train/tf_backend.py); "
+            f"KERAS_BACKEND is {keras.backend.backend()!r}. Run with KERAS_BACKEND=tensorflow."
+        )
+    tf_backend.enable_determinism()
+    began = time.perf_counter()
+    dataset = _open(config, model)
+    total = model.steps or model.epochs * dataset.steps_per_epoch(model.batch_size)
+    if any(i >= total for i in model.snapshots):
+        raise ConfigError(
+            f"model {model.name!r}: snapshots {model.snapshots} must be below its {total} steps."
+        )
+    network = _build(config, model, dataset)
+    optimizer = tf_backend.Adam(network.trainable_variables, model.learning_rate)
+    state = _restore(folder, digest, network, optimizer)
+    start = state.step if state else 0
+    loss: float | None = state.extra.get("loss") if state else None
+    _say(f"{model.name}: {dataset.describe()}; {total} steps of batch {model.batch_size}", progress)
+    if state:
+        _say(f"{model.name}: resuming at step {start} from {folder / '_resume'}", progress)
+    train_step = tf_backend.make_train_step(network, optimizer, dataset.multi_label)
+    predict = tf_backend.make_predict(network)
+    name_of_metric = metric_name(dataset.multi_label)
+    facts = {
+        "dataset": dataset.name,
+        "dataset_kind": dataset.kind,
+        "num_classes": dataset.num_classes,
+        "class_names": dataset.class_names,
+        "multi_label": dataset.multi_label,
+        "metric_name": name_of_metric,
+    }
+
+    def save_state(step: int) -> None:
+        save_resume(
+            folder,
+            ResumeState(
+                step,
+                digest,
+                [variable.numpy() for variable in network.variables],
+                [variable.path for variable in network.variables],
+                optimizer.get_state(),
+                {"loss": loss},
+            ),
+        )
+
+    def snapshot(step: int, name: str) -> Evaluation:
+        result = evaluate(predict, dataset, EVAL_BATCH)
+        meta = _meta(config, model, name, step, loss=loss, metric=result.metric, **facts)
+        write_snapshot(runs_dir, network, meta)
+        _say(f"  {model.name}/{name}: validation {name_of_metric} {result.metric:.3f}", progress)
+        return result
+
+    schedule = set(model.snapshots)
+    bar = tqdm(
+        total=total, initial=start, desc=model.name, unit="step", disable=not progress, dynamic_ncols=True
+    )
+    smoothed: float | None = None
+    batches = prefetch(lambda step: dataset.train_batch(step, model.batch_size), range(start, total))
+    try:
+        for step, (images, labels) in zip(range(start, total), batches):
+            if step in schedule and not (step == start and read_meta(folder / snapshot_name(step))):
+                snapshot(step, snapshot_name(step))
+                save_state(step)
+            elif model.resume_every and step > start and step % model.resume_every == 0:
+                save_state(step)
+            loss, batch_metric = train_step(images, labels)
+            smoothed = batch_metric if smoothed is None else 0.9 * smoothed + 0.1 * batch_metric
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss:.4f}", train_metric=f"{smoothed:.3f}", refresh=False)
+            if on_step is not None:
+                on_step(model.name, step + 1)
+    finally:
+        bar.close()
+        batches.close()
+    final = snapshot(total, FINAL)
+    clear_resume(folder)
+    if dataset.skipped:
+        _say(f"{model.name}: skipped {dataset.skipped} unreadable image(s) of {dataset.name}", progress)
+    return TrainResult(
+        model.name,
+        "resumed" if state else "trained",
+        total,
+        time.perf_counter() - began,
+        name_of_metric,
+        final.metric,
+        final.baseline,
+        dataset.skipped,
+    )
+
+
+def train_all(
+    config: Config,
+    models: list[str] | None = None,
+    progress: bool = True,
+    on_step: StepCallback | None = None,
+) -> list[TrainResult]:
+    """Train every model of `config` (or those named), parents first.
+
+    All inputs are checked before anything is trained: missing checkpoints
+    or dataset files are listed together with what to download.
+
+    Args:
+        config: the experiment (`visualizer.config.load_config`).
+        models: model names to train (None: all); a parent without a final
+            snapshot is trained too.
+        progress: progress bars with loss and metric, and a line per snapshot.
+        on_step: called as ``on_step(model_name, steps_done)`` after each step.
+
+    Returns:
+        One `TrainResult` per model, in training order.
+
+    Raises:
+        ConfigError: unknown model names or bad training settings.
+        MissingInputsError: inputs not on disk (nothing is trained).
+        TrainError: resume state from other settings, or a non-TensorFlow backend.
+    """
+    plan = training_plan(config, models)
+    return [train_model(config, model, progress, on_step) for model in plan]
