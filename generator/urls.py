@@ -1,0 +1,138 @@
+"""Every path of the site, in one place.
+
+Pages live in directories (``layer/Mixed_4c_Branch_2_b_3x3/17/index.html``)
+so that their public URL is short, stable and citable
+(``<base_url>/layer/Mixed_4c_Branch_2_b_3x3/17/``). Inside the site every
+link is relative to the page that holds it, so the same files work from any
+sub-path of a web server and straight from disk (file://).
+
+Paths here are site-relative POSIX strings: a page path ends in ``/``, a file
+path does not. `Linker` turns them into links from one page.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from generator.catalog import UnsafeAtlasError
+
+__all__ = ["Linker", "safe_output_path"]
+
+HOME = ""
+MODELS = "model/"
+LAYERS = "layer/"
+FIGURES = "figures/"
+FIGURE6 = "figures/figure-6/"
+FIGURE7 = "figures/figure-7/"
+COMPARE = "compare/"
+SEARCH = "search/"
+DOWNLOADS = "downloads/"
+
+
+def model(name: str) -> str:
+    """Page of one model."""
+    return f"model/{name}/"
+
+
+def model_layer(model_name: str, layer: str) -> str:
+    """Grid of one layer in one model, next to its parent."""
+    return f"model/{model_name}/layer/{layer}/"
+
+
+def layer(layer_id: str) -> str:
+    """Grid of one layer in every model."""
+    return f"layer/{layer_id}/"
+
+
+def channel(layer_id: str, index: int) -> str:
+    """Page of one channel, in every model."""
+    return f"layer/{layer_id}/{index}/"
+
+
+def figure7_model(model_name: str) -> str:
+    """Figure 7 rebuilt for another post-transfer model."""
+    return f"figures/figure-7/{model_name}/"
+
+
+def page(slug: str) -> str:
+    """A Markdown page from site_src/."""
+    return f"{slug}/"
+
+
+def original(atlas_path: str) -> str:
+    """The original PNG (the atlas path, minus its ``images/`` prefix, under ``img/``)."""
+    return "img/" + atlas_path.removeprefix("images/")
+
+
+def thumb(atlas_path: str) -> str:
+    """Grid thumbnail (WebP)."""
+    return "thumb/" + atlas_path.removeprefix("images/").removesuffix(".png") + ".webp"
+
+
+def view(atlas_path: str) -> str:
+    """View size (WebP)."""
+    return "view/" + atlas_path.removeprefix("images/").removesuffix(".png") + ".webp"
+
+
+def layer_zip(model_name: str, layer_id: str) -> str:
+    """Bulk download of one layer of one model."""
+    return f"downloads/{model_name}/{layer_id}.zip"
+
+
+def layer_data(layer_id: str) -> str:
+    """Script with one layer's image table, for the comparison view."""
+    return f"data/layer/{layer_id}.js"
+
+
+def output_file(path: str) -> str:
+    """The file a site path is written to (``index.html`` for a page)."""
+    return path + "index.html" if path == "" or path.endswith("/") else path
+
+
+class Linker:
+    """Relative links from one page.
+
+    Args:
+        here: the page's site path (``layer/X/17/``).
+        pretty: link to ``dir/`` instead of ``dir/index.html``.
+    """
+
+    def __init__(self, here: str, pretty: bool = False):
+        self.here = here
+        self.pretty = pretty
+        depth = here.count("/")
+        self.root = "../" * depth
+
+    def __call__(self, target: str) -> str:
+        """Relative link from this page to `target` (a site path)."""
+        if target == "" or target.endswith("/"):
+            rel = self.root + target
+            if self.pretty:
+                return rel or "./"
+            return rel + "index.html"
+        return self.root + target
+
+
+def safe_output_path(dist: Path, site_path: str) -> Path:
+    """The file under `dist` for a site path, refusing anything that leaves it.
+
+    Args:
+        dist: the output directory.
+        site_path: a site-relative path.
+
+    Returns:
+        The absolute output path.
+
+    Raises:
+        UnsafeAtlasError: if the path is absolute, has ``..`` or resolves
+            outside `dist` (a symlink, for example).
+    """
+    rel = output_file(site_path)
+    parts = rel.split("/")
+    if any(part in ("..", ".", "") for part in parts) or "\\" in rel:
+        raise UnsafeAtlasError(f"Refusing to write {rel!r}: it is not a plain path inside dist/.")
+    target = dist / Path(*parts)
+    resolved_dist = dist.resolve()
+    if not target.resolve().is_relative_to(resolved_dist):
+        raise UnsafeAtlasError(f"Refusing to write {rel!r}: it resolves outside dist/ ({target.resolve()}).")
+    return target

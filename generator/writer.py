@@ -1,0 +1,105 @@
+"""Render pages with Jinja2 and write only what changed.
+
+One `Writer` sets up the environment (autoescape on, ``trim_blocks``,
+``lstrip_blocks``, undefined names are errors) over a `ChoiceLoader`: a
+user's template directory first, then the defaults in ``templates/``, so a
+site overrides any template by placing a file of the same name. Templates
+get the `generator.pages.Site` and each page's context; they compute nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from generator import urls
+from generator.pages import Page, Site
+
+__all__ = ["DEFAULT_TEMPLATES", "Writer", "write_if_changed"]
+
+DEFAULT_TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
+
+
+def write_if_changed(path: Path, data: bytes) -> bool:
+    """Write `data` atomically unless the file already holds exactly it.
+
+    Returns:
+        True if the file was written.
+    """
+    try:
+        if path.stat().st_size == len(data) and path.read_bytes() == data:
+            return False
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+    return True
+
+
+def template_dirs(user_dir: Path | None) -> list[Path]:
+    """Template search path: the user's directory (if any), then the defaults."""
+    dirs = [user_dir] if user_dir is not None and user_dir.is_dir() else []
+    return [*dirs, DEFAULT_TEMPLATES]
+
+
+class Writer:
+    """Renders the site's pages into `dist`.
+
+    Args:
+        site: the site model.
+        dist: output directory.
+        user_templates: a directory whose files override the defaults.
+    """
+
+    def __init__(self, site: Site, dist: Path, user_templates: Path | None = None):
+        self.site = site
+        self.dist = dist
+        self.dirs = template_dirs(user_templates)
+        self.env = Environment(
+            loader=ChoiceLoader([FileSystemLoader(str(d)) for d in self.dirs]),
+            autoescape=select_autoescape(["html", "xml"], default_for_string=True, default=True),
+            trim_blocks=True,
+            lstrip_blocks=True,
+            undefined=StrictUndefined,
+            keep_trailing_newline=True,
+        )
+        self.env.globals.update(site=site, config=site.config, urls=urls)
+
+    def render(self, page: Page) -> bytes:
+        """Render one page to bytes."""
+        link = urls.Linker(page.path, self.site.config.pretty_urls)
+        base = self.site.config.absolute_base
+        context = {
+            "page": page,
+            "link": link,
+            "root": link.root,
+            "canonical": base + page.path if base else "",
+            **page.context,
+        }
+        return self.env.get_template(page.template).render(context).encode("utf-8")
+
+    def write(self, page: Page) -> bool:
+        """Render and write one page; returns True if its file changed."""
+        return write_if_changed(urls.safe_output_path(self.dist, page.path), self.render(page))
+
+    def render_string(self, template: str, **context) -> str:
+        """Render a non-page template (the sitemap)."""
+        return self.env.get_template(template).render(context)
+
+    def static_files(self) -> Iterable[tuple[str, Path]]:
+        """(name, source) of every static file; a user's file hides the default one."""
+        seen: set[str] = set()
+        for directory in self.dirs:
+            static = directory / "static"
+            if not static.is_dir():
+                continue
+            for source in sorted(static.rglob("*")):
+                name = source.relative_to(static).as_posix()
+                if source.is_file() and name not in seen:
+                    seen.add(name)
+                    yield name, source

@@ -1,0 +1,40 @@
+"""Fixtures of the site tests: a small fake atlas and the site built from it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fake_atlas import write_fake_atlas
+
+from generator.build import build_site
+
+ROOT = Path(__file__).resolve().parents[2]
+BASE_URL = "https://example.org/vtl/"
+
+
+def build(atlas: Path, dist: Path, **kwargs):
+    """Build quietly with the repository's site_src/."""
+    kwargs.setdefault("site_src", ROOT / "site_src")
+    kwargs.setdefault("base_url", BASE_URL)
+    kwargs.setdefault("workers", 1)
+    return build_site(atlas, dist, log=lambda line: None, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def atlas(tmp_path_factory) -> Path:
+    """The default fake atlas (4 models incl. imagenet and a temporal run, 5 layers, 4 channels)."""
+    return write_fake_atlas(tmp_path_factory.mktemp("atlas") / "atlas")
+
+
+@pytest.fixture(scope="session")
+def site(atlas, tmp_path_factory) -> Path:
+    """The site built from `atlas`; tests must not modify it."""
+    dist = tmp_path_factory.mktemp("site") / "dist"
+    build(atlas, dist)
+    return dist
+
+
+def pages(dist: Path) -> list[Path]:
+    """Every HTML page of a built site."""
+    return sorted(dist.rglob("*.html"))
