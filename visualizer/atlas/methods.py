@@ -50,6 +50,52 @@ def get_method(name: str) -> MethodFunction:
     return _METHODS[name]
 
 
+def _base_layers(model) -> list:
+    """The InceptionV1 base layers (``<id>_conv``, ``<id>_bn``) that carry weights."""
+    return [layer for layer in model.layers if layer.weights and layer.name.endswith(("_conv", "_bn"))]
+
+
+class RendererPool:
+    """Reuses compiled render steps across snapshots that share an architecture.
+
+    Compiling a step costs seconds; an atlas renders the same layers of many
+    snapshots of one network (the final models and every training snapshot).
+    Where the backend's compiled step reads live weights (TensorFlow,
+    PyTorch), the pool keeps one template network per architecture and copies
+    each snapshot's base weights into it, so every layer compiles once.
+    Elsewhere (JAX) it builds a renderer per call.
+    """
+
+    def __init__(self) -> None:
+        self._signature: tuple | None = None
+        self._template = None
+        self._renderers: dict[tuple, object] = {}
+
+    def renderer(self, model, layer: str, **settings):
+        """A `ChannelRenderer` for `layer` computing with `model`'s weights."""
+        import keras
+
+        from visualizer.render import backend
+        from visualizer.render.render import ChannelRenderer
+
+        base = _base_layers(model)
+        if not base or not backend.reads_live_weights(settings.get("compile", True)):
+            return ChannelRenderer(model, layer, **settings)
+        signature = tuple((w.path.split("/")[0], tuple(w.shape)) for layer_ in base for w in layer_.weights)
+        if signature != self._signature:
+            self._signature, self._renderers = signature, {}
+            self._template = keras.models.clone_model(model)
+        for source in base:
+            self._template.get_layer(source.name).set_weights(source.get_weights())
+        key = (layer, tuple(sorted(settings.items())))
+        if key not in self._renderers:
+            self._renderers[key] = ChannelRenderer(self._template, layer, **settings)
+        return self._renderers[key]
+
+
+_POOL = RendererPool()
+
+
 @register_method("lucid")
 def lucid(
     model,
@@ -63,23 +109,13 @@ def lucid(
     param: str = "fft",
     decorrelate: bool = True,
 ) -> MethodResult:
-    """Lucid's channel visualization (visualizer.render.render_channels)."""
-    from visualizer.render import render_channels
-
-    rendering = render_channels(
-        model,
-        layer,
-        list(channels),
-        size=size,
-        steps=steps,
-        seed=seed,
-        transforms=transforms,
-        param=param,
-        decorrelate=decorrelate,
-        progress=False,
+    """Lucid's channel visualization (`visualizer.render`), compiled once per layer and architecture."""
+    renderer = _POOL.renderer(
+        model, layer, size=size, transforms=transforms, param=param, decorrelate=decorrelate
     )
+    rendering = renderer.render(list(channels), steps=steps, seed=seed, progress=False)
     return MethodResult(
         np.asarray(rendering.images),
         np.asarray(rendering.objectives, dtype="float64"),
-        list(getattr(rendering, "failed", []) or []),
+        list(rendering.failed),
     )

@@ -28,7 +28,7 @@ import keras
 
 from visualizer.render.optimizer import Adam
 
-__all__ = ["COMPILE_MODES", "backend_name", "make_step", "needs_static_shapes"]
+__all__ = ["COMPILE_MODES", "backend_name", "make_step", "needs_static_shapes", "reads_live_weights"]
 
 Tensor = Any
 LossFn = Callable[[Tensor, Tensor, tuple, tuple], Tensor]
@@ -40,6 +40,16 @@ COMPILE_MODES = (True, False, "xla")
 def backend_name() -> str:
     """The active Keras backend (``tensorflow``, ``jax`` or ``torch``)."""
     return keras.config.backend()
+
+
+def reads_live_weights(compile: bool | str = True) -> bool:
+    """Whether a compiled step reads the model's variables when it runs.
+
+    True for TensorFlow graphs (variables are captured by reference) and for
+    eager PyTorch, so assigning new weights reuses the compiled step; False
+    for ``jax.jit``, which bakes the weights in at trace time.
+    """
+    return backend_name() in ("tensorflow", "torch") or not compile
 
 
 def needs_static_shapes(compile: bool | str = True) -> bool:

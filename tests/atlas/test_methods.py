@@ -1,0 +1,37 @@
+"""Atlas methods: the renderer pool reuses compiled steps without mixing up weights."""
+
+import keras
+import numpy as np
+import pytest
+
+from visualizer.atlas.methods import RendererPool, available_methods, get_method
+from visualizer.models import inception_v1
+from visualizer.render import render_channels
+
+
+def _model(seed, head="single_dense"):
+    keras.utils.set_random_seed(seed)
+    return inception_v1.build(num_classes=3, head=head, width=0.125)
+
+
+def test_pooled_renders_equal_fresh_renders_for_each_snapshot():
+    """Weights copied into the shared template give the images a fresh renderer gives."""
+    pool = RendererPool()
+    models = [_model(1), _model(2, head="dense"), _model(1)]
+    settings = dict(size=32, transforms="lucid", param="fft", decorrelate=True)
+    pooled = [
+        pool.renderer(m, "Conv2d_2c_3x3", **settings).render([0, 5], steps=4, seed=3, progress=False)
+        for m in models
+    ]
+    assert len(pool._renderers) == 1  # one compiled renderer served all three models
+    for model, rendering in zip(models, pooled):
+        fresh = render_channels(model, "Conv2d_2c_3x3", [0, 5], size=32, steps=4, seed=3, progress=False)
+        np.testing.assert_allclose(rendering.images, fresh.images, atol=1e-5)
+    assert not np.allclose(pooled[0].images, pooled[1].images)
+    np.testing.assert_allclose(pooled[0].images, pooled[2].images, atol=1e-6)
+
+
+def test_unknown_method_lists_the_valid_ones():
+    assert "lucid" in available_methods()
+    with pytest.raises(ValueError, match="valid: lucid"):
+        get_method("stylegan2")
