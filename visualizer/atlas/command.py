@@ -11,9 +11,10 @@ import sys
 
 __all__ = ["register"]
 
-# Seconds per TFLOP for time estimates when --calibrate is not given: measured
-# by benchmarks/render.py on a 2-core CPU (see BENCHMARKS.md). A GPU is far faster.
-DEFAULT_SECONDS_PER_TFLOP = 40.0
+# Seconds per TFLOP of the plan's nominal FLOPs for time estimates: the renderer
+# reached about 50 GFLOP/s on a quiet 2-core CPU (benchmarks/render.py,
+# BENCHMARKS.md). Pass --seconds-per-tflop for another machine (a GPU is far faster).
+DEFAULT_SECONDS_PER_TFLOP = 20.0
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
