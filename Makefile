@@ -7,7 +7,7 @@ CONFIG ?= configs/demo.toml
 ATLAS ?= atlas/demo
 PYTEST_ARGS ?=
 
-.PHONY: install render train site serve test test-fast bench lint format clean screenshots
+.PHONY: install render train site serve test test-fast bench bench-site lint format clean screenshots
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,10 @@ test-fast: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/render.py
+
+# Builds the gallery from a generated 30,000-image atlas (about 1 GB under build/, several minutes).
+bench-site: $(STAMP)
+	$(PY) benchmarks/site.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
