@@ -5,6 +5,7 @@
     vtl plan   --config     count what a render would do
     vtl render --config     render the atlas
     vtl catalog rebuild|check --atlas DIR
+    vtl analyse --atlas DIR             spatial-scale stability through transfer
     vtl site   --atlas DIR --out dist
 
 Heavy imports (Keras, TensorFlow) happen inside the subcommands, so
@@ -88,6 +89,7 @@ def _parser() -> argparse.ArgumentParser:
 _STAGE_COMMANDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("visualizer.train.command", ("train",)),
     ("visualizer.atlas.command", ("plan", "render", "catalog")),
+    ("visualizer.analysis.command", ("analyse",)),
     ("generator.command", ("site",)),
 )
 
