@@ -50,11 +50,6 @@ def get_method(name: str) -> MethodFunction:
     return _METHODS[name]
 
 
-def _base_layers(model) -> list:
-    """The InceptionV1 base layers (``<id>_conv``, ``<id>_bn``) that carry weights."""
-    return [layer for layer in model.layers if layer.weights and layer.name.endswith(("_conv", "_bn"))]
-
-
 class RendererPool:
     """Reuses compiled render steps across snapshots that share an architecture.
 
@@ -75,18 +70,19 @@ class RendererPool:
         """A `ChannelRenderer` for `layer` computing with `model`'s weights."""
         import keras
 
+        from visualizer.models.inception_v1 import base_layer_names, copy_base_weights, has_base_network
         from visualizer.render import backend
         from visualizer.render.render import ChannelRenderer
 
-        base = _base_layers(model)
-        if not base or not backend.reads_live_weights(settings.get("compile", True)):
+        if not has_base_network(model) or not backend.reads_live_weights(settings.get("compile", True)):
             return ChannelRenderer(model, layer, **settings)
-        signature = tuple((w.path.split("/")[0], tuple(w.shape)) for layer_ in base for w in layer_.weights)
+        signature = tuple(
+            tuple(weight.shape) for name in base_layer_names() for weight in model.get_layer(name).weights
+        )
         if signature != self._signature:
             self._signature, self._renderers = signature, {}
             self._template = keras.models.clone_model(model)
-        for source in base:
-            self._template.get_layer(source.name).set_weights(source.get_weights())
+        copy_base_weights(model, self._template)
         key = (layer, tuple(sorted(settings.items())))
         if key not in self._renderers:
             self._renderers[key] = ChannelRenderer(self._template, layer, **settings)

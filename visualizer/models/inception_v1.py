@@ -31,9 +31,12 @@ __all__ = [
     "HEADS",
     "LAYERS",
     "activations",
+    "base_layer_names",
     "base_weight_count",
     "build",
     "channel_count",
+    "copy_base_weights",
+    "has_base_network",
     "keras_layer_name",
     "scaled_channels",
     "load_slim_checkpoint",
@@ -156,6 +159,31 @@ def build(
             x = kl.Dense(DENSE_HEAD_UNITS, activation="relu", name="dense_hidden")(x)
         outputs = kl.Dense(num_classes, activation=output_activation or "softmax", name="predictions")(x)
     return keras.Model(inputs, outputs, name=name)
+
+
+def base_layer_names() -> list[str]:
+    """Keras names of the base network's layers that hold weights (conv and batch norm)."""
+    return [f"{layer.id}{suffix}" for layer in LAYERS for suffix in ("_conv", "_bn")]
+
+
+def has_base_network(model: keras.Model) -> bool:
+    """Whether `model` has every base layer of a network from `build` (any head, any width)."""
+    names = {layer.name for layer in model.layers}
+    return all(name in names for name in base_layer_names())
+
+
+def copy_base_weights(source: keras.Model, target: keras.Model) -> None:
+    """Copy the base network's weights (and batch-norm statistics) by layer name.
+
+    Raises:
+        ValueError: a layer is missing or has another shape (e.g. another width).
+    """
+    for name in base_layer_names():
+        try:
+            values = source.get_layer(name).get_weights()
+            target.get_layer(name).set_weights(values)
+        except ValueError as error:
+            raise ValueError(f"Cannot copy layer {name!r} from {source.name!r}: {error}") from error
 
 
 def keras_layer_name(name: str) -> str:

@@ -14,16 +14,11 @@ from __future__ import annotations
 import keras
 
 from visualizer.models import inception_v1
-from visualizer.models.layers import LAYERS
+from visualizer.models.inception_v1 import base_layer_names, copy_base_weights
 
 __all__ = ["TRAINABLE_HEADS", "base_layer_names", "copy_base_weights", "new_model", "set_batch_norm_momentum"]
 
 TRAINABLE_HEADS = ("dense", "single_dense")
-
-
-def base_layer_names() -> list[str]:
-    """Keras names of the base network's layers that hold weights (conv and batch norm)."""
-    return [f"{layer.id}{suffix}" for layer in LAYERS for suffix in ("_conv", "_bn")]
 
 
 def new_model(num_classes: int, head: str, width: float, multi_label: bool) -> keras.Model:
@@ -45,20 +40,6 @@ def new_model(num_classes: int, head: str, width: float, multi_label: bool) -> k
         )
     activation = "sigmoid" if multi_label else "softmax"
     return inception_v1.build(num_classes, head, width, activation)
-
-
-def copy_base_weights(source: keras.Model, target: keras.Model) -> None:
-    """Copy the base network's weights (and batch-norm statistics) by layer name.
-
-    Raises:
-        ValueError: a layer is missing or has another shape (e.g. another width).
-    """
-    for name in base_layer_names():
-        try:
-            values = source.get_layer(name).get_weights()
-            target.get_layer(name).set_weights(values)
-        except ValueError as error:
-            raise ValueError(f"Cannot copy layer {name!r} from the parent model: {error}") from error
 
 
 def set_batch_norm_momentum(model: keras.Model, momentum: float) -> None:
