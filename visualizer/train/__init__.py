@@ -14,42 +14,18 @@ imported on first use of `train_all`.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
 from visualizer.train.snapshots import list_snapshots, load_snapshot
-
-if TYPE_CHECKING:
-    from visualizer.config import Config
-    from visualizer.train.trainer import StepCallback, TrainResult
 
 __all__ = ["list_snapshots", "load_snapshot", "train_all"]
 
 
-def train_all(
-    config: Config,
-    models: list[str] | None = None,
-    progress: bool = True,
-    on_step: StepCallback | None = None,
-) -> list[TrainResult]:
-    """Train every model of `config` (or those named), parents first.
+def __getattr__(name: str) -> Any:
+    # `train_all` lives in the trainer, which imports Keras and TensorFlow:
+    # load it on first access so that importing this package stays light.
+    if name == "train_all":
+        from visualizer.train.trainer import train_all
 
-    Args:
-        config: the experiment (`visualizer.config.load_config`).
-        models: model names to train (None: all); a parent without a final
-            snapshot is trained too. Finished models are not trained again.
-        progress: progress bars with loss and metric, and a line per snapshot.
-        on_step: called as ``on_step(model_name, steps_done)`` after each step.
-
-    Returns:
-        One `visualizer.train.trainer.TrainResult` per model, in training order.
-
-    Raises:
-        visualizer.config.ConfigError: unknown model names or bad training settings.
-        visualizer.train.plan.MissingInputsError: listing every missing
-            checkpoint and dataset path with what to download; nothing is trained.
-        visualizer.train.trainer.TrainError: resume state written with other
-            settings, or a non-TensorFlow backend.
-    """
-    from visualizer.train.trainer import train_all as run
-
-    return run(config, models, progress, on_step)
+        return train_all
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
