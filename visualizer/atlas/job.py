@@ -37,6 +37,11 @@ class RenderSummary:
     seconds: float = 0.0
 
 
+def existing_counts(atlas_dir: Path, plan: Plan) -> list[int]:
+    """How many images of each batch of `plan` are already in the atlas."""
+    return [sum((atlas_dir / key.relpath).is_file() for key in batch.keys) for batch in plan.batches]
+
+
 def check_snapshots(config: Config, plan: Plan) -> dict[tuple[str, str], dict]:
     """Read the meta.json of every snapshot the plan needs.
 
@@ -128,9 +133,9 @@ def render_atlas(
 
     planned_paths = [key.relpath for key in plan.keys]
     sync(atlas_dir, planned_paths)
-    todo = [b for b in plan.batches if any(not (atlas_dir / k.relpath).is_file() for k in b.keys)]
-    summary = RenderSummary(planned=plan.image_count)
-    summary.existing = sum((atlas_dir / path).is_file() for path in planned_paths)
+    done = existing_counts(atlas_dir, plan)
+    todo = [batch for batch, count in zip(plan.batches, done) if count < len(batch.channels)]
+    summary = RenderSummary(planned=plan.image_count, existing=sum(done))
     remaining = plan.image_count - summary.existing
 
     settings = {
@@ -221,14 +226,11 @@ def plan_summary(config: Config, plan: Plan, seconds_per_tflop: float | None = N
         A dict with images, existing, remaining, batches, tflops (remaining)
         and, when `seconds_per_tflop` is given, the estimated seconds.
     """
-    atlas_dir = config.resolve_path(config.project.atlas_dir)
-    existing = 0
-    remaining_flops = 0.0
-    for batch in plan.batches:
-        done = sum((atlas_dir / key.relpath).is_file() for key in batch.keys)
-        existing += done
-        if done < len(batch.channels):
-            remaining_flops += batch.cost
+    done = existing_counts(config.resolve_path(config.project.atlas_dir), plan)
+    existing = sum(done)
+    remaining_flops = sum(
+        batch.cost for batch, count in zip(plan.batches, done) if count < len(batch.channels)
+    )
     result = {
         "images": plan.image_count,
         "existing": existing,
