@@ -3,15 +3,22 @@
 Strategies, on the full-width InceptionV1 (random weights), per layer and size:
 
 - (a) lucid: one channel per optimization, compiled graph up to the target
-  layer only (what Lucid's ``render_vis`` does with a TF1 graph);
+  layer only, the model's own layers (what Lucid's ``render_vis`` does with
+  a TF1 graph);
 - (b) naive: one channel, eager, the whole network every step;
-- (c) ours: many channels per optimization (batched), truncated, compiled.
+- (c) ours: many channels per optimization (batched), truncated, compiled,
+  differentiating the fused rendering copy (`visualizer.render.fused`).
 
-All use the same parameterization, transforms and Adam; each strategy is
-timed over `--steps` updates after warm-up (the steady state, after the
-redirected-ReLU phase), as the best of three windows, since other work on
-a shared machine only ever slows a window down. Images per second assume
-512-step renders (``--paper``: 1024 steps at 256 px).
+Two more, on request with ``--strategies``, split (c)'s gain: lucid+fused
+(batch 1 with the fused copy) and batched (batch B with the model's own
+layers).
+
+All use the same parameterization, transforms and Adam. Each strategy is
+timed in steady state (after the redirected-ReLU phase) over windows of 11
+updates, one at each scale of the standard transforms, after one warm-up
+window; the best window counts, since other work on a shared machine only
+ever slows a window down. Images per second assume 512-step renders
+(``--paper``: 1024 steps at 256 px).
 
 The FLOP floor counts the convolutions and dense layers of the forward pass
 up to the layer and the same again for the input gradient (weights need no
@@ -19,7 +26,8 @@ gradient), at the mean input size the transforms produce.
 
 Usage::
 
-    python benchmarks/render.py [--quick] [--backend jax] [--size 128 224] [--steps 10]
+    python benchmarks/render.py [--quick] [--backend jax] [--size 128 224] [--windows 3]
+    python benchmarks/render.py --strategies lucid lucid+fused batched ours --batch 8
     python benchmarks/render.py --paper --batch 64      # on a GPU
 """
 
@@ -40,6 +48,7 @@ PAPER_LAYERS = (
     "Mixed_4d_Branch_2_b_3x3",
     "Mixed_5c_Branch_3_b_1x1",
 )
+STRATEGIES = ("lucid", "naive", "lucid+fused", "batched", "ours")
 ATLAS_IMAGES = 4 * 7280  # the paper's atlas: 4 models x 7,280 channels
 
 
@@ -48,14 +57,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="one layer, 128 px, 5 timed steps")
     parser.add_argument("--backend", choices=("tensorflow", "jax", "torch"), help="Keras backend")
     parser.add_argument("--size", type=int, nargs="+", default=[128, 224], help="image sizes")
-    parser.add_argument("--steps", type=int, default=12, help="timed steps per strategy")
+    parser.add_argument("--windows", type=int, default=3, help="timed windows of 11 steps (one per scale)")
     parser.add_argument("--batch", type=int, default=16, help="channels per optimization for (c)")
     parser.add_argument("--layers", nargs="+", default=list(LAYERS), help="target layers")
-    parser.add_argument("--skip-naive", action="store_true", help="leave out strategy (b)")
+    parser.add_argument(
+        "--strategies",
+        nargs="+",
+        choices=STRATEGIES,
+        help="which to time (default: lucid naive ours; --paper: ours)",
+    )
     parser.add_argument("--paper", action="store_true", help="estimate the paper's atlas: 256 px, 1024 steps")
     args = parser.parse_args(argv)
     if args.quick:
-        args.size, args.steps, args.layers = [128], 5, ["Mixed_4d_Branch_2_b_3x3"]
+        args.size, args.windows, args.layers = [128], 1, ["Mixed_4d_Branch_2_b_3x3"]
     if args.paper:
         args.size, args.layers = [256], list(PAPER_LAYERS)
     return args
@@ -84,74 +98,108 @@ def transformed_sizes(size: int) -> list[int]:
     return [scaled_size(size + 24 - 8, s) - 4 for s in STANDARD_SCALES]
 
 
-def time_steps(renderer, channels: list[int], warmup: int, steps: int) -> float:
-    """Seconds per steady-state update (plain ReLU gradient), best of three windows."""
-    import numpy as np
-    from keras import ops
+class StepTimer:
+    """Runs steady-state updates (plain ReLU gradient) of one renderer, a window at a time.
 
-    batch = len(channels)
-    params = ops.convert_to_tensor(renderer._initial(channels, 0, 0))
-    m, v = ops.zeros_like(params), ops.zeros_like(params)
-    ids = ops.convert_to_tensor(np.asarray(channels, dtype="int32"))
-    rng = np.random.default_rng(0)
-    step = renderer._step(False)
-    slots = renderer.pipeline.static_slots(False)
+    A window runs one update at each scale of the standard transforms, so
+    every strategy sees the same image sizes; the first window (at
+    construction) is a warm-up that has run every size once.
+    """
 
-    def run(count: int, offset: int) -> float:
-        nonlocal params, m, v
+    def __init__(self, renderer, channels: list[int]):
+        import numpy as np
+        from keras import ops
+
+        from visualizer.render.fused import refresh_fused
+        from visualizer.render.transforms import STANDARD_SCALES
+
+        if renderer.fuse:
+            refresh_fused(renderer.net)
+        self.renderer, self.batch = renderer, len(channels)
+        self.params = ops.convert_to_tensor(renderer._initial(channels, 0, 0))
+        self.m, self.v = ops.zeros_like(self.params), ops.zeros_like(self.params)
+        self.ids = ops.convert_to_tensor(np.asarray(channels, dtype="int32"))
+        self.rng = np.random.default_rng(0)
+        self.step = renderer._step(False)
+        self.scale_slots = [i for i, t in enumerate(renderer.pipeline.transforms) if t.shape_changing]
+        self.count = len(STANDARD_SCALES) if self.scale_slots else 3
+        self.updates = 0
+        self.window()
+
+    def window(self) -> float:
+        """Seconds per update over one window."""
+        import numpy as np
+        from keras import ops
+
         start = time.perf_counter()
         values = None
-        for index in range(count):
-            draws = list(renderer.pipeline.sample(rng, batch))
-            for slot, static in enumerate(slots):
-                if static:  # cycle through every compiled size during warm-up
-                    draws[slot] = np.asarray([(index + offset) % 11], dtype="int32")
-            dynamic, static = renderer._split_draws(tuple(draws))
-            t = ops.convert_to_tensor(np.float32(offset + index + 1))
-            params, m, v, values = step(params, m, v, t, ids, dynamic, static)
+        for index in range(self.count):
+            draws = list(self.renderer.pipeline.sample(self.rng, self.batch))
+            for slot in self.scale_slots:
+                draws[slot] = np.asarray([index], dtype="int32")
+            dynamic, static = self.renderer._split_draws(tuple(draws))
+            self.updates += 1
+            t = ops.convert_to_tensor(np.float32(100 + self.updates))
+            self.params, self.m, self.v, values = self.step(
+                self.params, self.m, self.v, t, self.ids, dynamic, static
+            )
         ops.convert_to_numpy(values)  # wait for the device
-        return (time.perf_counter() - start) / count
-
-    run(warmup, 0)
-    window = max(1, steps // 3)
-    return min(run(window, warmup + 100 * k) for k in range(3))
+        return (time.perf_counter() - start) / self.count
 
 
 def measure(net, layer: str, size: int, args: argparse.Namespace, strategies: list[str]) -> list[dict]:
-    """Time each strategy on one layer at one size."""
-    from visualizer.render.backend import needs_static_shapes
-    from visualizer.render.render import ChannelRenderer
+    """Time each strategy on one layer at one size, best of `args.windows` interleaved windows.
 
-    warmup = 12 if needs_static_shapes() else 3
+    The strategies take turns window by window, so a burst of other work on a
+    shared machine slows all of them alike instead of one.
+    """
+    from visualizer.render.render import ChannelRenderer, truncate
+
     settings = {
-        "lucid": dict(batch=1, compile=True, truncate_model=True),
-        "naive": dict(batch=1, compile=False, truncate_model=False),
-        "ours": dict(batch=args.batch, compile=True, truncate_model=True),
+        "lucid": dict(batch=1, compile=True, truncate_model=True, fuse=False),
+        "naive": dict(batch=1, compile=False, truncate_model=False, fuse=False),
+        "lucid+fused": dict(batch=1, compile=True, truncate_model=True, fuse=True),
+        "batched": dict(batch=args.batch, compile=True, truncate_model=True, fuse=False),
+        "ours": dict(batch=args.batch, compile=True, truncate_model=True, fuse=True),
     }
-    sizes = transformed_sizes(size)
-    rows = []
+    timers = {}
     for name in strategies:
         config = settings[name]
         renderer = ChannelRenderer(
-            net, layer, size=size, compile=config["compile"], truncate_model=config["truncate_model"]
+            net,
+            layer,
+            size=size,
+            compile=config["compile"],
+            truncate_model=config["truncate_model"],
+            fuse=config["fuse"],
         )
-        channels = list(range(min(config["batch"], renderer.channel_count)))
-        seconds = time_steps(renderer, channels, warmup if config["compile"] else 1, args.steps)
-        flops = statistics.mean(conv_flops(renderer.net, s) for s in (min(sizes), max(sizes)))
+        timers[name] = StepTimer(renderer, list(range(min(config["batch"], renderer.channel_count))))
+    best = {name: float("inf") for name in strategies}
+    for window in range(args.windows):
+        for name in strategies:
+            if window == 0 or settings[name]["compile"]:  # one window for the slow eager one
+                best[name] = min(best[name], timers[name].window())
+
+    sizes = transformed_sizes(size)
+    rows = []
+    for name in strategies:
+        renderer, seconds, batch = timers[name].renderer, best[name], timers[name].batch
+        counted = truncate(net, renderer.layer) if settings[name]["truncate_model"] else net
+        flops = statistics.mean(conv_flops(counted, s) for s in (min(sizes), max(sizes)))
         rows.append(
             {
                 "layer": layer,
                 "size": size,
                 "strategy": name,
-                "batch": len(channels),
+                "batch": batch,
                 "ms_per_step": 1000 * seconds,
                 "flops_per_image_step": flops,
-                "gflops": flops * len(channels) / seconds / 1e9,
+                "gflops": flops * batch / seconds / 1e9,
                 "step_seconds": seconds,
             }
         )
         print(
-            f"  {layer} {size}px {name:6s} batch {len(channels):3d}: {1000 * seconds:8.1f} ms/step",
+            f"  {layer} {size}px {name:11s} batch {batch:3d}: {1000 * seconds:8.1f} ms/step",
             file=sys.stderr,
             flush=True,
         )
@@ -219,11 +267,11 @@ def main(argv: list[str] | None = None) -> None:
     keras.utils.set_random_seed(0)
     # The dense head (global pooling) accepts every input size; the logits head needs 224 px.
     net = inception_v1.build(head="dense")
-    strategies = ["ours"] if args.paper else ["lucid"] + ([] if args.skip_naive else ["naive"]) + ["ours"]
+    strategies = args.strategies or (["ours"] if args.paper else ["lucid", "naive", "ours"])
     render_steps = 1024 if args.paper else 512
     print(f"Machine: {machine()}", flush=True)
     print(
-        f"Date: {time.strftime('%Y-%m-%d')}; timed steps: {args.steps}; "
+        f"Date: {time.strftime('%Y-%m-%d')}; best of {args.windows} windows of 11 steps; "
         f"images/s for {render_steps}-step renders"
     )
     rows = []

@@ -137,8 +137,12 @@ def irfft2(real: Tensor, imag: Tensor, width: int) -> Tensor:
 def _fft_to_raw(buffer: Tensor, h: int, w: int, decay_power: float) -> Tensor:
     scale = ops.convert_to_tensor(fft_scale(h, w, decay_power))
     full_width = 2 * (scale.shape[-1] - 1)
-    spatial = irfft2(buffer[0] * scale, buffer[1] * scale, full_width)  # [B, 3, H, W']
-    spatial = ops.transpose(spatial, (0, 2, 3, 1))[:, :h, :w, :]
+    # Unstacking (not indexing) keeps TensorFlow off its slow strided-slice gradient.
+    real, imag = ops.unstack(buffer, 2, axis=0)
+    spatial = irfft2(real * scale, imag * scale, full_width)  # [B, 3, H, W']
+    spatial = ops.transpose(spatial, (0, 2, 3, 1))
+    if full_width != w:  # odd widths: Lucid's spectrum is one column wider
+        spatial = spatial[:, :h, :w, :]
     return spatial / FFT_OUTPUT_DIVISOR
 
 

@@ -32,6 +32,7 @@ from tqdm.auto import tqdm
 from visualizer.models.layers import UnknownLayerError, resolve
 from visualizer.render import backend
 from visualizer.render import objectives as obj
+from visualizer.render.fused import fuse_for_rendering, refresh_fused
 from visualizer.render.optimizer import Adam
 from visualizer.render.param import Param, fft_image, pixel_image
 from visualizer.render.relu import redirect_relu_gradients
@@ -177,6 +178,11 @@ class ChannelRenderer:
         compile: True (compiled step), False (eager) or ``"xla"``.
         truncate_model: compute only up to `layer` (default); False runs the whole
             network each step, as a naive renderer would (for benchmarks).
+        fuse: differentiate a rendering copy of the network
+            (`visualizer.render.fused`: batch norms folded into convolutions,
+            cheaper input gradients for convolutions and max pools); the same
+            function and gradient up to float rounding. False uses the model's
+            own layers, as Lucid does.
     """
 
     def __init__(
@@ -194,6 +200,7 @@ class ChannelRenderer:
         optimizer: Adam | None = None,
         compile: bool | str = True,
         truncate_model: bool = True,
+        fuse: bool = True,
     ):
         if not isinstance(size, int) or size < 8:
             raise ValueError(f"size must be an integer of at least 8 pixels, received size={size!r}.")
@@ -210,6 +217,9 @@ class ChannelRenderer:
         if not truncate_model:
             # The whole network runs; the objective still reads the layer (first output).
             self.net = keras.Model(_single_input(model), [model.get_layer(self.layer).output, *model.outputs])
+        if fuse:
+            self.net = fuse_for_rendering(self.net)
+        self.fuse = fuse
         self.redirect_net = None if relu_redirect_steps is None else redirect_relu_gradients(self.net)
         self.channel_count = int(model.get_layer(self.layer).output.shape[-1])
         self.size = size
@@ -339,9 +349,15 @@ class ChannelRenderer:
         progress: bool = True,
         lucid_step_count: bool = False,
     ) -> Rendering:
-        """Render one image per channel. See `render_channels` for the arguments."""
+        """Render one image per channel. See `render_channels` for the arguments.
+
+        The fused copy of the network is refreshed from the model's weights
+        first, so weights assigned between renders are used.
+        """
         started = time.perf_counter()
         channels = self._check_channels(channels)
+        if self.fuse:
+            refresh_fused(self.net)
         if not isinstance(steps, (int, np.integer)) or steps < 1:
             raise ValueError(f"steps must be a positive integer, received steps={steps!r}.")
         if batch_size is not None and batch_size < 1:
@@ -460,6 +476,7 @@ class ChannelRenderer:
             "relu_redirect_steps": self.relu_redirect_steps,
             "optimizer": repr(self.optimizer),
             "compile": self.compile,
+            "fuse": self.fuse,
             "backend": backend.backend_name(),
             **extra,
         }
@@ -486,6 +503,7 @@ def render_channels(
     relu_redirect_steps: int | None = 16,
     optimizer: Adam | None = None,
     lucid_step_count: bool = False,
+    fuse: bool = True,
 ) -> Rendering:
     """Render one feature visualization per channel of one layer, Lucid's way, batched.
 
@@ -518,6 +536,9 @@ def render_channels(
         optimizer: default ``Adam(0.05, beta_1=0.9, beta_2=0.999, epsilon=1e-8)``.
         lucid_step_count: run ``steps + 1`` updates and read `thresholds` as
             Lucid's 0-based loop indices, for exact parity with ``render_vis``.
+        fuse: differentiate the rendering copy of the network from
+            `visualizer.render.fused` (faster, the same function to float
+            rounding); False differentiates the model's own layers.
 
     Returns:
         A `Rendering`. A channel whose values turn NaN or infinite is retried
@@ -543,6 +564,7 @@ def render_channels(
         relu_redirect_steps=relu_redirect_steps,
         optimizer=optimizer,
         compile=compile,
+        fuse=fuse,
     )
     return renderer.render(
         channels,

@@ -1,0 +1,200 @@
+"""Tests for visualizer.render.fused: the rendering copy is the same function with the same input gradient."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+from keras import layers as kl
+
+from visualizer.models import inception_v1
+from visualizer.render import ChannelRenderer
+from visualizer.render.fused import (
+    FAST_GRADIENT_MIN_BATCH,
+    FusedConv2D,
+    Passthrough,
+    conv_same,
+    fuse_for_rendering,
+    refresh_fused,
+)
+
+
+def _randomize_norms(model: keras.Model, seed: int) -> None:
+    """Give every batch norm statistics far from the identity, so a wrong fold shows."""
+    rng = np.random.default_rng(seed)
+    for weight in model.weights:
+        if "moving_variance" in weight.path:
+            weight.assign(rng.uniform(0.3, 3.0, weight.shape))
+        elif "moving_mean" in weight.path or "beta" in weight.path or "gamma" in weight.path:
+            weight.assign(rng.normal(0.1, 0.4, weight.shape))
+
+
+def _value_and_input_gradient(net: keras.Model, images: tf.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    with tf.GradientTape() as tape:
+        tape.watch(images)
+        outputs = net(images, training=False)
+        weights = tf.sin(tf.range(outputs.shape[-1], dtype=outputs.dtype))
+        loss = tf.reduce_sum(outputs * weights)
+    return outputs.numpy(), tape.gradient(loss, images).numpy()
+
+
+@pytest.fixture
+def float64():
+    """Build models in float64 for the duration of a test (floatx and the global dtype policy)."""
+    floatx, policy = keras.config.floatx(), keras.config.dtype_policy().name
+    keras.config.set_floatx("float64")
+    keras.config.set_dtype_policy("float64")
+    yield
+    keras.config.set_floatx(floatx)
+    keras.config.set_dtype_policy(policy)
+
+
+@pytest.mark.parametrize("layer", ["Conv2d_2c_3x3", "Mixed_3c", "Mixed_4b_Branch_2_b_3x3"])
+def test_inception_fused_equals_original_in_float64(float64, layer):
+    """Values and input gradients of the fused InceptionV1 match the original to float64 rounding."""
+    keras.utils.set_random_seed(1)
+    model = inception_v1.build(head="dense", width=0.25)
+    _randomize_norms(model, 1)
+    truncated = keras.Model(model.inputs[0], model.get_layer(layer).output)
+    fused = fuse_for_rendering(truncated)
+    # Batch 2 takes the forward-convolution gradient; batch 1 TensorFlow's own.
+    assert FAST_GRADIENT_MIN_BATCH <= 2
+    images = tf.random.stateless_uniform([2, 83, 96, 3], [1, 2], dtype=tf.float64)
+    value, gradient = _value_and_input_gradient(truncated, images)
+    fused_value, fused_gradient = _value_and_input_gradient(fused, images)
+    assert np.abs(gradient).max() > 0
+    np.testing.assert_allclose(fused_value, value, rtol=0, atol=1e-12 * np.abs(value).max())
+    assert np.linalg.norm(fused_gradient - gradient) <= 1e-12 * np.linalg.norm(gradient)
+
+
+def test_inception_fused_values_in_float32():
+    """In float32 the fused network's values agree to float rounding."""
+    keras.utils.set_random_seed(2)
+    model = inception_v1.build(head="dense", width=0.25)
+    _randomize_norms(model, 2)
+    truncated = keras.Model(model.inputs[0], model.get_layer("Mixed_4d_Branch_2_b_3x3").output)
+    images = tf.random.stateless_uniform([2, 96, 96, 3], [3, 4])
+    value = truncated(images, training=False).numpy()
+    fused_value = fuse_for_rendering(truncated)(images, training=False).numpy()
+    np.testing.assert_allclose(fused_value, value, rtol=0, atol=1e-5 * np.abs(value).max())
+
+
+def test_every_conv_norm_pair_of_inception_is_folded():
+    """Each conv is fused with its batch norm; the norms become pass-throughs; other layers stay."""
+    model = inception_v1.build(head="dense", width=0.125)
+    truncated = keras.Model(model.inputs[0], model.get_layer("Mixed_3b").output)
+    fused = fuse_for_rendering(truncated)
+    convs = [layer for layer in fused.layers if isinstance(layer, FusedConv2D)]
+    assert len(convs) == 3 + 6  # the stem and Mixed_3b's six convolutions
+    assert all(conv.norm is not None for conv in convs)
+    assert sum(isinstance(layer, Passthrough) for layer in fused.layers) == len(convs)
+    assert not any(isinstance(layer, (kl.Conv2D, kl.BatchNormalization)) for layer in fused.layers)
+    originals = {layer.name: layer for layer in truncated.layers}
+    pools = [layer for layer in fused.layers if isinstance(layer, kl.MaxPooling2D)]
+    assert pools and all(pool is originals[pool.name] for pool in pools)
+    # The weights are the original variables, not copies.
+    first = fused.get_layer("Conv2d_1a_7x7_conv")
+    assert first.conv is originals["Conv2d_1a_7x7_conv"]
+
+
+def test_only_safe_pairs_are_folded():
+    """A conv feeding two layers, a conv with an activation and a model output keep their norms apart."""
+    inputs = keras.Input((None, None, 3))
+    shared = kl.Conv2D(4, 3, padding="same", name="shared")(inputs)
+    norm_a = kl.BatchNormalization(name="norm_a")(shared)
+    branch = kl.Conv2D(4, 3, padding="same", name="branch")(shared)
+    activated = kl.Conv2D(4, 1, activation="relu", name="activated")(norm_a)
+    norm_b = kl.BatchNormalization(name="norm_b")(activated)
+    last = kl.Conv2D(4, 1, name="last")(kl.Concatenate()([norm_b, branch]))
+    model = keras.Model(inputs, [last, norm_b])
+    _randomize_norms(model, 3)
+    fused = fuse_for_rendering(model)
+    assert all(fused.get_layer(name).norm is None for name in ("shared", "branch", "activated", "last"))
+    assert isinstance(fused.get_layer("norm_a"), kl.BatchNormalization)
+    assert isinstance(fused.get_layer("norm_b"), kl.BatchNormalization)
+    images = tf.random.stateless_uniform([1, 12, 12, 3], [5, 6])
+    for original, copy in zip(model(images, training=False), fused(images, training=False)):
+        np.testing.assert_allclose(copy.numpy(), original.numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_strided_and_valid_convs_keep_the_plain_gradient():
+    """Only stride-1 'same' convs with odd kernels use the forward-convolution gradient."""
+    inputs = keras.Input((None, None, 3))
+    x = kl.Conv2D(4, 3, strides=2, padding="same", name="strided")(inputs)
+    x = kl.Conv2D(4, 3, padding="valid", name="valid")(x)
+    x = kl.Conv2D(4, 2, padding="same", name="even")(x)
+    x = kl.Conv2D(4, 3, padding="same", dilation_rate=2, name="dilated")(x)
+    x = kl.Conv2D(4, 5, padding="same", name="odd")(x)
+    fused = fuse_for_rendering(keras.Model(inputs, x))
+    fast = {layer.name: layer.fast_gradient for layer in fused.layers if isinstance(layer, FusedConv2D)}
+    assert fast == {"strided": False, "valid": False, "even": False, "dilated": False, "odd": True}
+
+
+def test_renderer_sees_weights_assigned_between_renders():
+    """ChannelRenderer.render refreshes the fused copy, so a second render uses the new weights."""
+    keras.utils.set_random_seed(6)
+    model = inception_v1.build(width=0.125)
+    renderer = ChannelRenderer(model, "Conv2d_2b_1x1", size=32)
+    first = renderer.render([0, 1], steps=3, seed=0, progress=False)
+    model.get_layer("Conv2d_2b_1x1_bn").moving_mean.assign(np.full(8, -5.0, dtype="float32"))
+    second = renderer.render([0, 1], steps=3, seed=0, progress=False)
+    fresh = ChannelRenderer(model, "Conv2d_2b_1x1", size=32).render([0, 1], steps=3, seed=0, progress=False)
+    assert np.abs(second.images - first.images).max() > 1e-3
+    np.testing.assert_allclose(second.images, fresh.images, atol=1e-6)
+
+
+@pytest.mark.parametrize("kernel_size", [1, 3, 5])
+def test_conv_same_gradient_is_the_adjoint(float64, kernel_size):
+    """conv_same's input gradient equals TensorFlow's backward-data convolution."""
+    images = tf.random.stateless_normal([2, 7, 9, 5], [7, kernel_size], dtype=tf.float64)
+    kernel = tf.random.stateless_normal([kernel_size, kernel_size, 5, 6], [8, kernel_size], dtype=tf.float64)
+    upstream = tf.random.stateless_normal([2, 7, 9, 6], [9, kernel_size], dtype=tf.float64)
+    gradients = []
+    for conv in (lambda x: tf.nn.conv2d(x, kernel, 1, "SAME"), lambda x: conv_same(x, kernel)):
+        with tf.GradientTape() as tape:
+            tape.watch(images)
+            outputs = conv(images)
+        gradients.append((outputs.numpy(), tape.gradient(outputs, images, upstream).numpy()))
+    (value, gradient), (fast_value, fast_gradient) = gradients
+    np.testing.assert_allclose(fast_value, value, rtol=1e-12)
+    np.testing.assert_allclose(fast_gradient, gradient, rtol=1e-12, atol=1e-12)
+
+
+def test_compiled_step_follows_weights_after_refresh():
+    """After refresh_fused, a compiled forward pass uses batch-norm statistics assigned later."""
+    keras.utils.set_random_seed(4)
+    model = inception_v1.build(head="dense", width=0.125)
+    fused = fuse_for_rendering(keras.Model(model.inputs[0], model.get_layer("Conv2d_2b_1x1").output))
+    forward = tf.function(lambda images: fused(images, training=False))
+    images = tf.random.stateless_uniform([1, 32, 32, 3], [10, 11])
+    before = forward(images).numpy()
+    model.get_layer("Conv2d_2b_1x1_bn").moving_mean.assign(np.full(8, -5.0, dtype="float32"))
+    np.testing.assert_array_equal(forward(images).numpy(), before)  # cached until refreshed
+    refresh_fused(fused)
+    after = forward(images).numpy()
+    assert np.abs(after - before).max() > 1.0
+    original = keras.Model(model.inputs[0], model.get_layer("Conv2d_2b_1x1").output)
+    np.testing.assert_allclose(after, original(images, training=False).numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_renderer_objectives_match_with_and_without_fusing():
+    """Rendering with the fused copy optimizes the same objective as the model's own layers."""
+    keras.utils.set_random_seed(5)
+    model = inception_v1.build(width=0.125)
+    rng = np.random.default_rng(5)
+    for weight in model.weights:  # He-scaled kernels, so that every channel responds
+        if weight.path.endswith("kernel") and len(weight.shape) == 4:
+            fan_in = int(np.prod(weight.shape[:3]))
+            weight.assign(rng.normal(0, np.sqrt(2 / fan_in), weight.shape))
+        elif "moving_variance" in weight.path:
+            weight.assign(rng.uniform(0.5, 2.0, weight.shape))
+    results = {}
+    for fuse in (False, True):
+        renderer = ChannelRenderer(model, "Mixed_3b_Branch_1_b_3x3", size=48, fuse=fuse)
+        results[fuse] = renderer.render([0, 1, 2, 3], steps=48, seed=0, progress=False)
+    plain, fused = results[False].objectives, results[True].objectives
+    assert results[True].settings["fuse"] is True and results[False].settings["fuse"] is False
+    assert np.all(plain > 0.1)
+    # Float rounding may send the two optimizations slightly apart; they reach the same values.
+    np.testing.assert_allclose(fused, plain, rtol=0.05)

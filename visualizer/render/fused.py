@@ -1,0 +1,280 @@
+"""A rendering copy of a network: the same function, cheaper to differentiate.
+
+Rendering differentiates the network with respect to its input only, over and
+over, with fixed weights. `fuse_for_rendering` copies a functional Keras model
+with two exact rewrites that exploit this (measured on the 2-core CPU in
+BENCHMARKS.md):
+
+- a batch norm that only reads a convolution's output is folded into that
+  convolution's kernel and bias (inference statistics, as the renderer always
+  calls the network with ``training=False``), which removes its elementwise
+  passes forwards and backwards;
+- the input gradient of a stride-1, ``"same"``-padded convolution with an
+  odd kernel is computed as a forward convolution with the kernel flipped in
+  space and transposed in channels, which TensorFlow's CPU kernels run up to
+  twice as fast as their dedicated backward-data convolution at batch 8.
+
+Max pooling is left alone: TensorFlow's CPU max-pool gradient takes about a
+third of a step, but exact vectorized replacements (comparisons per window
+offset, with or without XLA) were no faster in the step (BENCHMARKS.md).
+
+The folded kernels, their adjoints and biases are cached in variables of the
+copy: after assigning new weights to the original model, call
+`refresh_fused` (``ChannelRenderer.render`` does before every render), and a
+compiled TensorFlow step follows (see
+`visualizer.render.backend.reads_live_weights`). Gradients with respect to
+the weights are not defined (rendering never asks for them).
+
+The copy is the same function with the same input gradient: in float64 the
+two agree to about 1e-15 (tests/render/test_fused.py). In float32 the values
+agree to float rounding, but the fold's different rounding can flip the few
+ReLUs and max-pool ties that sit exactly at a boundary, as any 1e-6 change of
+the input does, so gradients are compared in float64.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+from keras import layers as kl
+from keras import ops
+
+__all__ = [
+    "FAST_GRADIENT_MIN_BATCH",
+    "FusedConv2D",
+    "Passthrough",
+    "adjoint_kernel",
+    "conv_same",
+    "fuse_for_rendering",
+    "refresh_fused",
+]
+
+FAST_GRADIENT_MIN_BATCH = 2
+
+Tensor = Any
+
+
+def _fast_gradient_conv(kernel_shape: tuple, strides: Any, padding: str, dilation: Any) -> bool:
+    ones = (1, 1)
+    odd = all(size % 2 == 1 for size in kernel_shape[:2])
+    return padding == "same" and tuple(strides) == ones and tuple(dilation) == ones and odd
+
+
+def adjoint_kernel(kernel: Tensor) -> Tensor:
+    """The kernel whose "same" correlation is the input gradient of a centred one.
+
+    Args:
+        kernel: ``[kh, kw, in, out]``, odd ``kh`` and ``kw``.
+
+    Returns:
+        ``[kh, kw, out, in]``: rotated by 180 degrees, channel axes swapped.
+    """
+    return ops.transpose(ops.flip(ops.flip(kernel, 0), 1), (0, 1, 3, 2))
+
+
+def conv_same(x: Tensor, kernel: Tensor, adjoint: Tensor | None = None) -> Tensor:
+    """Stride-1 ``"same"`` 2-D convolution (NHWC, odd kernel) with a forward-convolution input gradient.
+
+    Args:
+        x: inputs ``[batch, height, width, in]``.
+        kernel: ``[kh, kw, in, out]`` with odd ``kh`` and ``kw``; it gets no gradient.
+        adjoint: ``adjoint_kernel(kernel)`` if already computed (it is then
+            not recomputed at every gradient evaluation).
+
+    Returns:
+        ``[batch, height, width, out]``, the same as ``keras.ops.conv(x, kernel, padding="same")``.
+    """
+    # Copies, so that no variable is read inside the custom-gradient function
+    # (TensorFlow would then ask its gradient for the variable too).
+    kernel = ops.copy(kernel)
+    adjoint = adjoint_kernel(kernel) if adjoint is None else ops.copy(adjoint)
+
+    @ops.custom_gradient
+    def forward(x: Tensor) -> tuple[Tensor, Any]:
+        def grad(*args: Tensor, upstream: Tensor | None = None) -> Tensor:
+            if upstream is None:
+                (upstream,) = args
+            return ops.conv(upstream, adjoint, strides=1, padding="same")
+
+        return ops.conv(x, kernel, strides=1, padding="same"), grad
+
+    return forward(x)
+
+
+class FusedConv2D(kl.Layer):
+    """A Keras ``Conv2D`` (and optionally the batch norm after it) as one convolution.
+
+    The folded kernel, its adjoint and the bias are cached in non-trainable
+    variables, so that a step does not recompute them; `refresh` recomputes
+    them from the wrapped layers' weights (`fuse_for_rendering` does at once,
+    the renderer before every render).
+
+    Args:
+        conv: a built ``keras.layers.Conv2D`` (channels last, one group).
+        norm: a built ``BatchNormalization`` on its output (last axis), or None.
+        **kwargs: `keras.layers.Layer` arguments (name).
+    """
+
+    def __init__(self, conv: kl.Conv2D, norm: kl.BatchNormalization | None = None, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.conv = conv
+        self.norm = norm
+        # Read by RedirectedActivation when the convolution has activation="relu".
+        self.activation = conv.activation
+        shape = tuple(conv.kernel.shape)
+        self.fast_gradient = _fast_gradient_conv(shape, conv.strides, conv.padding, conv.dilation_rate)
+        dtype = conv.kernel.dtype
+
+        def cache(name: str, cache_shape: tuple) -> Any:
+            return self.add_weight(
+                shape=cache_shape, initializer="zeros", dtype=dtype, trainable=False, name=name
+            )
+
+        self.cached_kernel = cache("fused_kernel", shape)
+        self.cached_adjoint = (
+            cache("adjoint_kernel", (*shape[:2], shape[3], shape[2])) if self.fast_gradient else None
+        )
+        has_bias = norm is not None or conv.bias is not None
+        self.cached_bias = cache("fused_bias", (shape[3],)) if has_bias else None
+        self.refresh()
+
+    def folded(self) -> tuple[Tensor, Tensor | None]:
+        """The kernel and bias of the convolution with the batch norm folded in, from the live weights."""
+        kernel = ops.convert_to_tensor(self.conv.kernel)
+        bias = None if self.conv.bias is None else ops.convert_to_tensor(self.conv.bias)
+        if self.norm is None:
+            return kernel, bias
+        norm = self.norm
+        scale = ops.rsqrt(ops.convert_to_tensor(norm.moving_variance) + norm.epsilon)
+        if norm.gamma is not None:
+            scale = scale * ops.convert_to_tensor(norm.gamma)
+        shift = -ops.convert_to_tensor(norm.moving_mean) * scale
+        if bias is not None:
+            shift = shift + bias * scale
+        if norm.beta is not None:
+            shift = shift + ops.convert_to_tensor(norm.beta)
+        return kernel * scale, shift
+
+    def refresh(self) -> None:
+        """Recompute the cached kernel, adjoint and bias from the wrapped layers' weights."""
+        kernel, bias = self.folded()
+        self.cached_kernel.assign(kernel)
+        if self.cached_adjoint is not None:
+            self.cached_adjoint.assign(adjoint_kernel(kernel))
+        if self.cached_bias is not None:
+            self.cached_bias.assign(bias)
+
+    def call(self, inputs: Tensor) -> Tensor:
+        batch = inputs.shape[0]
+        # At batch 1 TensorFlow's own backward convolution is the faster one (BENCHMARKS.md).
+        if self.fast_gradient and (batch is None or batch >= FAST_GRADIENT_MIN_BATCH):
+            outputs = conv_same(inputs, self.cached_kernel, self.cached_adjoint)
+        else:
+            conv = self.conv
+            outputs = ops.conv(
+                inputs,
+                self.cached_kernel,
+                strides=conv.strides,
+                padding=conv.padding,
+                dilation_rate=conv.dilation_rate,
+            )
+        if self.cached_bias is not None:
+            outputs = outputs + self.cached_bias
+        return self.activation(outputs)
+
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
+        return self.conv.compute_output_shape(input_shape)
+
+
+class Passthrough(kl.Layer):
+    """Returns its input: stands in for a batch norm folded into the convolution before it."""
+
+    def call(self, inputs: Tensor, training: bool | None = None, mask: Tensor | None = None) -> Tensor:
+        return inputs
+
+    def compute_output_shape(self, input_shape: tuple) -> tuple:
+        return input_shape
+
+
+def _graph_edges(model: keras.Model) -> tuple[dict[int, list[kl.Layer]], dict[int, int]]:
+    """The consumers of each layer of `model`, and how often each layer is called, within `model`.
+
+    Layers can be shared with other models (a truncated model shares its
+    layers with the full one), so only the nodes of this graph count: Keras
+    keys them as ``f"{id(layer)}_ib-{index}"`` in ``model._nodes``.
+    """
+    consumers: dict[int, list[kl.Layer]] = {}
+    calls: dict[int, int] = {}
+    in_graph = model._nodes
+    for layer in model.operations:
+        for index, node in enumerate(layer._inbound_nodes):
+            if f"{id(layer)}_ib-{index}" not in in_graph:
+                continue
+            calls[id(layer)] = calls.get(id(layer), 0) + 1
+            for tensor in node.input_tensors:
+                producer = tensor._keras_history.operation
+                consumers.setdefault(id(producer), []).append(layer)
+    return consumers, calls
+
+
+def _foldable(norm: kl.Layer) -> bool:
+    return isinstance(norm, kl.BatchNormalization) and norm.axis in (-1, 3) and not norm.synchronized
+
+
+def _plain_conv(layer: kl.Layer) -> bool:
+    return (
+        type(layer) is kl.Conv2D
+        and layer.data_format == "channels_last"
+        and layer.groups == 1
+        and not getattr(layer, "lora_enabled", False)
+    )
+
+
+def fuse_for_rendering(model: keras.Model) -> keras.Model:
+    """Copy a functional model with the rendering rewrites of this module.
+
+    Args:
+        model: a functional Keras model; layers the rewrites do not cover are
+            reused as they are (weights shared, nothing copied).
+
+    Returns:
+        A model with the same inputs, outputs and values (to float rounding)
+        whose input gradient is cheaper; it must be called with ``training=False``.
+    """
+    consumers, calls = _graph_edges(model)
+    outputs = {id(tensor._keras_history.operation) for tensor in model.outputs}
+    norm_of: dict[int, kl.Layer] = {}  # conv id -> the batch norm folded into it
+    for layer in model.operations:
+        users = consumers.get(id(layer), [])
+        if (
+            _plain_conv(layer)
+            and calls.get(id(layer)) == 1
+            and id(layer) not in outputs
+            and len(users) == 1
+            and _foldable(users[0])
+            and calls.get(id(users[0])) == 1
+            and layer.activation is keras.activations.linear
+        ):
+            norm_of[id(layer)] = users[0]
+    folded_norms = {id(norm) for norm in norm_of.values()}
+
+    def swap(layer: kl.Layer) -> kl.Layer:
+        if id(layer) in folded_norms:
+            return Passthrough(name=layer.name)
+        if _plain_conv(layer):
+            return FusedConv2D(layer, norm_of.get(id(layer)), name=layer.name)
+        return layer
+
+    return keras.models.clone_model(model, clone_function=swap)
+
+
+def refresh_fused(model: keras.Model) -> None:
+    """Recompute every `FusedConv2D` cache of `model` from the weights it wraps.
+
+    Args:
+        model: a model from `fuse_for_rendering` (other layers are ignored).
+    """
+    for layer in model.layers:
+        if isinstance(layer, FusedConv2D):
+            layer.refresh()
