@@ -180,7 +180,7 @@ class ChannelRenderer:
             network each step, as a naive renderer would (for benchmarks).
         fuse: differentiate a rendering copy of the network
             (`visualizer.render.fused`: batch norms folded into convolutions,
-            cheaper input gradients for convolutions and max pools); the same
+            convolutions' input gradients as forward convolutions); the same
             function and gradient up to float rounding. False uses the model's
             own layers, as Lucid does.
     """
