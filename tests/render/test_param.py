@@ -35,6 +35,24 @@ def test_irfft2_matches_numpy(shape):
     np.testing.assert_allclose(got, expected, atol=2e-6, rtol=1e-5)
 
 
+@pytest.mark.parametrize("shape", [(8, 8), (16, 12), (7, 9), (5, 6)])
+def test_native_irfft2_matches_numpy_and_the_keras_version(shape):
+    """The backend's own irfft2 (TensorFlow's irfft2d) equals numpy's and the keras.ops composition."""
+    from visualizer.render import backend
+
+    native = backend.native_irfft2()
+    if native is None:
+        pytest.skip(f"no native irfft2 on the {backend.backend_name()} backend")
+    h, wf = shape
+    real, imag = np.random.default_rng(2).normal(size=(2, 2, 3, h, wf)).astype("float32")
+    width = 2 * (wf - 1)
+    tensors = ops.convert_to_tensor(real), ops.convert_to_tensor(imag)
+    got = ops.convert_to_numpy(native(*tensors, width))
+    expected = np.fft.irfft2(real.astype("float64") + 1j * imag, s=(h, width))
+    np.testing.assert_allclose(got, expected, atol=2e-6, rtol=1e-5)
+    np.testing.assert_allclose(got, ops.convert_to_numpy(param.irfft2(*tensors, width)), atol=1e-6)
+
+
 @pytest.mark.parametrize("size", [(16, 16), (12, 9), (64, 64)])
 def test_fft_image_matches_lucid_formula(size):
     """The FFT param equals a NumPy reimplementation of Lucid's formula to float32 precision."""

@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 from keras import ops
 
+from visualizer.render import backend
+
 __all__ = [
     "COLOR_CORRELATION_SVD_SQRT",
     "DECORRELATION_MATRIX",
@@ -139,7 +141,8 @@ def _fft_to_raw(buffer: Tensor, h: int, w: int, decay_power: float) -> Tensor:
     full_width = 2 * (scale.shape[-1] - 1)
     # Unstacking (not indexing) keeps TensorFlow off its slow strided-slice gradient.
     real, imag = ops.unstack(buffer, 2, axis=0)
-    spatial = irfft2(real * scale, imag * scale, full_width)  # [B, 3, H, W']
+    inverse = backend.native_irfft2() or irfft2
+    spatial = inverse(real * scale, imag * scale, full_width)  # [B, 3, H, W']
     spatial = ops.transpose(spatial, (0, 2, 3, 1))
     if full_width != w:  # odd widths: Lucid's spectrum is one column wider
         spatial = spatial[:, :h, :w, :]
