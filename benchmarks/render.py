@@ -58,7 +58,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--backend", choices=("tensorflow", "jax", "torch"), help="Keras backend")
     parser.add_argument("--size", type=int, nargs="+", default=[128, 224], help="image sizes")
     parser.add_argument("--windows", type=int, default=3, help="timed windows of 11 steps (one per scale)")
-    parser.add_argument("--batch", type=int, default=16, help="channels per optimization for (c)")
+    parser.add_argument("--batch", type=int, default=8, help="channels per optimization for (c)")
     parser.add_argument("--layers", nargs="+", default=list(LAYERS), help="target layers")
     parser.add_argument(
         "--strategies",
