@@ -67,6 +67,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="which to time (default: lucid naive ours; --paper: ours)",
     )
     parser.add_argument("--paper", action="store_true", help="estimate the paper's atlas: 256 px, 1024 steps")
+    parser.add_argument(
+        "--onednn",
+        choices=("on", "off"),
+        help="TensorFlow's oneDNN CPU kernels (default: the project's, on)",
+    )
+    parser.add_argument(
+        "--no-floor",
+        dest="floor",
+        action="store_false",
+        help="skip timing (c)'s convolutions alone (TensorFlow only)",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.size, args.windows, args.layers = [128], 1, ["Mixed_4d_Branch_2_b_3x3"]
@@ -89,6 +100,59 @@ def conv_flops(model, size: int) -> float:
         positions = int(np.prod(output.shape[1:-1])) if len(output.shape) > 2 else 1
         total += 2.0 * positions * float(np.prod(kernel))
     return 2.0 * total  # the input gradient of a conv costs what its forward does
+
+
+def conv_floor_seconds(model, size: int, batch: int, selected: bool) -> float:
+    """Seconds the convolutions of `model` alone take for one step of `batch` images at `size` px.
+
+    Each convolution runs in isolation (compiled, best of 3), forwards and
+    for its input gradient as the renderer computes it: a forward convolution
+    with the adjoint kernel for stride-1 "same" odd kernels, TensorFlow's
+    backward-data convolution otherwise. With `selected` the last convolution
+    computes `batch` channels (what channel selection leaves). Nothing else of
+    a step (pooling, activations, parameterization, transforms) is counted,
+    so no renderer built on these kernels can take less time per step.
+    TensorFlow only.
+    """
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from visualizer.render.fused import adjoint_kernel
+
+    convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+    probe = keras.Model(model.inputs[0], [layer.input for layer in convs])
+    shapes = [tuple(t.shape[1:]) for t in probe(np.zeros((1, size, size, 3), dtype="float32"))]
+
+    def best_of_three(fn, value) -> float:
+        fn(value)
+        times = []
+        for _ in range(3):
+            start = time.perf_counter()
+            np.asarray(fn(value))
+            times.append(time.perf_counter() - start)
+        return min(times)
+
+    total = 0.0
+    for index, (layer, shape) in enumerate(zip(convs, shapes)):
+        kernel = tf.constant(layer.kernel.numpy())
+        if selected and index == len(convs) - 1:
+            kernel = kernel[..., :batch]
+        strides, padding = layer.strides, layer.padding.upper()
+        images = tf.random.uniform((batch, *shape))
+        forward = tf.function(lambda x, k=kernel, s=strides, p=padding: tf.nn.conv2d(x, k, s, p))
+        upstream = forward(images)
+        if layer.strides == (1, 1) and layer.padding == "same" and all(k % 2 for k in layer.kernel_size):
+            adjoint = adjoint_kernel(kernel)
+            backward = tf.function(lambda g, a=adjoint: tf.nn.conv2d(g, a, 1, "SAME"))
+        else:
+            backward = tf.function(
+                lambda g, k=kernel, s=strides, p=padding, x=images.shape: tf.nn.conv2d_transpose(
+                    g, k, x, s, p
+                )
+            )
+        total += best_of_three(forward, images) + best_of_three(backward, upstream)
+    return total
 
 
 def transformed_sizes(size: int) -> list[int]:
@@ -153,6 +217,8 @@ def measure(net, layer: str, size: int, args: argparse.Namespace, strategies: li
     The strategies take turns window by window, so a burst of other work on a
     shared machine slows all of them alike instead of one.
     """
+    import keras
+
     from visualizer.render.render import ChannelRenderer, truncate
 
     settings = {
@@ -181,6 +247,15 @@ def measure(net, layer: str, size: int, args: argparse.Namespace, strategies: li
                 best[name] = min(best[name], timers[name].window())
 
     sizes = transformed_sizes(size)
+    floor = None
+    if "ours" in strategies and args.floor and keras.config.backend() == "tensorflow":
+        ours = timers["ours"]
+        floor = conv_floor_seconds(
+            truncate(net, ours.renderer.layer),
+            sizes[len(sizes) // 2],
+            ours.batch,
+            ours.renderer.selects_channels,
+        )
     rows = []
     for name in strategies:
         renderer, seconds, batch = timers[name].renderer, best[name], timers[name].batch
@@ -196,6 +271,7 @@ def measure(net, layer: str, size: int, args: argparse.Namespace, strategies: li
                 "flops_per_image_step": flops,
                 "gflops": flops * batch / seconds / 1e9,
                 "step_seconds": seconds,
+                "floor_seconds": floor if name == "ours" else None,
             }
         )
         print(
@@ -226,9 +302,11 @@ def machine() -> str:
         device = ", ".join(sorted({d.device_kind for d in jax.devices()}))
     elif keras.config.backend() == "tensorflow":
         import tensorflow as tf
+        from tensorflow.python.util import _pywrap_util_port
 
         gpus = tf.config.list_physical_devices("GPU")
         device = f"{len(gpus)} GPU" if gpus else "CPU"
+        device += f", oneDNN {'on' if _pywrap_util_port.IsMklEnabled() else 'off'}"
     return f"{cpu}, {cores} cores; device {device}; Keras {keras.__version__} on {keras.config.backend()}"
 
 
@@ -243,13 +321,32 @@ def table(rows: list[dict], render_steps: int) -> str:
         rate = r["batch"] / (render_steps * r["step_seconds"])
         reference = base.get((r["layer"], r["size"]))
         ratio = (
-            rate / (reference["batch"] / (render_steps * reference["step_seconds"]))
+            f"{rate / (reference['batch'] / (render_steps * reference['step_seconds'])):.2f}x"
             if reference
-            else float("nan")
+            else "-"
         )
         lines.append(
             f"| {r['layer']} | {r['size']} | {r['strategy']} | {r['batch']} | {r['ms_per_step']:.1f} | "
-            f"{rate:.4f} | {r['gflops']:.1f} | {ratio:.2f}x |"
+            f"{rate:.4f} | {r['gflops']:.1f} | {ratio} |"
+        )
+    return "\n".join(lines)
+
+
+def floor_table(rows: list[dict]) -> str:
+    """A Markdown table of (c) against its convolutions alone, and the bound that sets on (c) / (a)."""
+    lines = [
+        "| layer | px | batch | convs alone (ms) | (c) (ms) | (c) / convs | bound on (c) vs (a) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    base = {(r["layer"], r["size"]): r for r in rows if r["strategy"] == "lucid"}
+    for r in rows:
+        if r.get("floor_seconds") is None:
+            continue
+        reference = base.get((r["layer"], r["size"]))
+        bound = f"{r['batch'] * reference['step_seconds'] / r['floor_seconds']:.2f}x" if reference else "-"
+        lines.append(
+            f"| {r['layer']} | {r['size']} | {r['batch']} | {1000 * r['floor_seconds']:.1f} | "
+            f"{r['ms_per_step']:.1f} | {r['step_seconds'] / r['floor_seconds']:.2f} | {bound} |"
         )
     return "\n".join(lines)
 
@@ -258,8 +355,13 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     if args.backend:
         os.environ["KERAS_BACKEND"] = args.backend
+    if args.onednn:
+        os.environ["TF_ENABLE_ONEDNN_OPTS"] = "1" if args.onednn == "on" else "0"
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    import visualizer  # noqa: F401  (before TensorFlow: the project's oneDNN default)
+
+    # isort: split
     import keras
 
     from visualizer.models import inception_v1
@@ -279,6 +381,9 @@ def main(argv: list[str] | None = None) -> None:
         for layer in args.layers:
             rows += measure(net, layer, size, args, strategies)
     print(table(rows, render_steps))
+    if any(r.get("floor_seconds") for r in rows):
+        print("\n(c)'s convolutions alone (forward + input gradient, middle scale), and the bound they set:")
+        print(floor_table(rows))
     floors = [r for r in rows if r["strategy"] == "ours"]
     print("\nFLOP floor (forward + input gradient, mean transformed size), GFLOP per image-step:")
     for r in floors:

@@ -10,14 +10,19 @@ from keras import layers as kl
 
 from visualizer.models import inception_v1
 from visualizer.render import ChannelRenderer
+from visualizer.render import objectives as obj
 from visualizer.render.fused import (
     FAST_GRADIENT_MIN_BATCH,
+    ChannelSelectedConv2D,
     FusedConv2D,
     Passthrough,
     conv_same,
     fuse_for_rendering,
     refresh_fused,
+    select_target_channels,
 )
+from visualizer.render.relu import redirect_relu_gradients
+from visualizer.render.render import truncate
 
 
 def _randomize_norms(model: keras.Model, seed: int) -> None:
@@ -28,6 +33,17 @@ def _randomize_norms(model: keras.Model, seed: int) -> None:
             weight.assign(rng.uniform(0.3, 3.0, weight.shape))
         elif "moving_mean" in weight.path or "beta" in weight.path or "gamma" in weight.path:
             weight.assign(rng.normal(0.1, 0.4, weight.shape))
+
+
+def _responsive_weights(model: keras.Model, seed: int) -> None:
+    """He-scaled kernels and varied batch-norm variances, so that every channel responds."""
+    rng = np.random.default_rng(seed)
+    for weight in model.weights:
+        if weight.path.endswith("kernel") and len(weight.shape) == 4:
+            fan_in = int(np.prod(weight.shape[:3]))
+            weight.assign(rng.normal(0, np.sqrt(2 / fan_in), weight.shape))
+        elif "moving_variance" in weight.path:
+            weight.assign(rng.uniform(0.5, 2.0, weight.shape))
 
 
 def _value_and_input_gradient(net: keras.Model, images: tf.Tensor) -> tuple[np.ndarray, np.ndarray]:
@@ -182,13 +198,7 @@ def test_renderer_objectives_match_with_and_without_fusing():
     """Rendering with the fused copy optimizes the same objective as the model's own layers."""
     keras.utils.set_random_seed(5)
     model = inception_v1.build(width=0.125)
-    rng = np.random.default_rng(5)
-    for weight in model.weights:  # He-scaled kernels, so that every channel responds
-        if weight.path.endswith("kernel") and len(weight.shape) == 4:
-            fan_in = int(np.prod(weight.shape[:3]))
-            weight.assign(rng.normal(0, np.sqrt(2 / fan_in), weight.shape))
-        elif "moving_variance" in weight.path:
-            weight.assign(rng.uniform(0.5, 2.0, weight.shape))
+    _responsive_weights(model, 5)
     results = {}
     for fuse in (False, True):
         renderer = ChannelRenderer(model, "Mixed_3b_Branch_1_b_3x3", size=48, fuse=fuse)
@@ -198,3 +208,78 @@ def test_renderer_objectives_match_with_and_without_fusing():
     assert np.all(plain > 0.1)
     # Float rounding may send the two optimizations slightly apart; they reach the same values.
     np.testing.assert_allclose(fused, plain, rtol=0.05)
+
+
+@pytest.mark.parametrize("layer", ["Conv2d_2c_3x3", "Mixed_4b_Branch_2_b_3x3", "Conv2d_2b_1x1_conv"])
+@pytest.mark.parametrize("batch", [1, 3])
+def test_selected_channels_equal_the_full_layer_in_float64(float64, layer, batch):
+    """The channel-selected copy gives channel ids[b] of image b, values and input gradients, in float64."""
+    keras.utils.set_random_seed(7)
+    model = inception_v1.build(head="dense", width=0.25)
+    _randomize_norms(model, 7)
+    truncated = keras.Model(model.inputs[0], model.get_layer(layer).output)
+    selected = select_target_channels(fuse_for_rendering(truncated))
+    assert selected is not None
+    assert sum(isinstance(layer, ChannelSelectedConv2D) for layer in selected.layers) == 1
+    images = tf.random.stateless_uniform([batch, 67, 72, 3], [7, batch], dtype=tf.float64)
+    # Image b renders its (b+1)-th most active channel: live channels, different per image.
+    means = tf.reduce_mean(truncated(images, training=False), axis=(1, 2)).numpy()
+    ids = tf.constant([np.argsort(means[b])[-1 - b] for b in range(batch)], dtype=tf.int32)
+    weights = tf.random.stateless_uniform([batch, 1, 1], [8, batch], 0.5, 1.5, dtype=tf.float64)
+    results = []
+    for net in (lambda x: tf.gather(truncated(x, training=False), ids, axis=3, batch_dims=1), None):
+        with tf.GradientTape() as tape:
+            tape.watch(images)
+            value = net(images) if net else selected([images, ids], training=False)[..., 0]
+            loss = tf.reduce_sum(tf.reduce_mean(value, axis=(1, 2)) * weights[:, 0, 0])
+        results.append((value.numpy(), tape.gradient(loss, images).numpy()))
+    (value, gradient), (selected_value, selected_gradient) = results
+    assert np.abs(gradient).max() > 0 and np.abs(value).max() > 0
+    np.testing.assert_allclose(selected_value, value, rtol=0, atol=1e-12 * np.abs(value).max())
+    assert np.linalg.norm(selected_gradient - gradient) <= 1e-12 * np.linalg.norm(gradient)
+
+
+def test_selection_needs_a_convolution_followed_by_channelwise_layers():
+    """Concatenations, poolings, channel-mixing activations and unfused models are left alone."""
+    model = inception_v1.build(head="dense", width=0.125)
+    for name in ("Mixed_3b", "MaxPool_3a_3x3"):
+        truncated = keras.Model(model.inputs[0], model.get_layer(name).output)
+        assert select_target_channels(fuse_for_rendering(truncated)) is None
+    truncated = keras.Model(model.inputs[0], model.get_layer("Conv2d_2b_1x1").output)
+    assert select_target_channels(truncated) is None  # not a fused copy
+    inputs = keras.Input((None, None, 3))
+    mixing = kl.Activation("softmax")(kl.Conv2D(4, 3, padding="same")(inputs))
+    assert select_target_channels(fuse_for_rendering(keras.Model(inputs, mixing))) is None
+
+
+def test_renderer_selects_channels_only_for_one_channel_objectives():
+    """The channel and neuron objectives select; diversity, custom objectives and fuse=False do not."""
+    model = inception_v1.build(width=0.125)
+
+    def make(**kwargs):
+        return ChannelRenderer(model, "Conv2d_2c_3x3", size=32, **kwargs).selects_channels
+
+    assert make() and make(objective="neuron")
+    assert not make(diversity=10.0)
+    assert not make(fuse=False)
+    assert not make(objective=lambda layer, ids: obj.channels(layer, ids))
+    assert not ChannelRenderer(model, "Mixed_3b", size=32).selects_channels
+
+
+@pytest.mark.parametrize("objective", ["channel", "neuron"])
+def test_selected_renders_match_the_full_layer(objective):
+    """Renders with and without channel selection reach the same objective values on the same channels."""
+    keras.utils.set_random_seed(9)
+    model = inception_v1.build(width=0.125)
+    _responsive_weights(model, 9)
+    results = {}
+    for selection in (False, True):
+        renderer = ChannelRenderer(model, "Conv2d_2c_3x3", size=40, objective=objective)
+        if not selection:  # the same fused copy, reading the whole layer
+            renderer.net = fuse_for_rendering(truncate(model, renderer.layer))
+            renderer.redirect_net = redirect_relu_gradients(renderer.net)
+            renderer.selects_channels = False
+        results[selection] = renderer.render([0, 6, 9], steps=24, seed=0, progress=False)
+    assert np.all(results[False].objectives > 0.1)
+    np.testing.assert_allclose(results[True].objectives, results[False].objectives, rtol=0.02)
+    np.testing.assert_allclose(results[True].images, results[False].images, atol=0.02)

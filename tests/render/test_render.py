@@ -86,7 +86,9 @@ def test_catalogue_aliases_and_truncation(small_inception):
     assert resolve_model_layer(small_inception, "mixed4b") == "Mixed_4c"
     renderer = ChannelRenderer(small_inception, "InceptionV1/Conv2d_2c_3x3", size=32)
     assert renderer.layer == "Conv2d_2c_3x3"
-    assert renderer.net.output.shape[-1] == 24
+    assert renderer.channel_count == 24
+    # The channel objective selects: the target convolution computes one channel per image.
+    assert renderer.selects_channels and renderer.net.output.shape[-1] == 1
     assert "Mixed_3b" not in [layer.name for layer in renderer.net.layers]
     result = renderer.render([0, 23], steps=2, progress=False)
     assert result.images.shape == (2, 32, 32, 3)

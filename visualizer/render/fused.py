@@ -14,6 +14,12 @@ BENCHMARKS.md):
   space and transposed in channels, which TensorFlow's CPU kernels run up to
   twice as fast as their dedicated backward-data convolution at batch 8.
 
+A third rewrite needs the channels: `select_target_channels` makes the
+target convolution of a render compute only the channel each image renders
+(``[batch, h, w, 1]`` instead of all its channels), for objectives that read
+one channel per image. Lucid's graph computes the whole layer; for an early
+layer such as Conv2d_2c_3x3 that convolution is most of the step.
+
 Max pooling is left alone: TensorFlow's CPU max-pool gradient takes about a
 third of a step, but exact vectorized replacements (comparisons per window
 offset, with or without XLA) were no faster in the step (BENCHMARKS.md).
@@ -41,6 +47,7 @@ from keras import layers as kl
 from keras import ops
 
 __all__ = [
+    "ChannelSelectedConv2D",
     "FAST_GRADIENT_MIN_BATCH",
     "FusedConv2D",
     "Passthrough",
@@ -48,6 +55,7 @@ __all__ = [
     "conv_same",
     "fuse_for_rendering",
     "refresh_fused",
+    "select_target_channels",
 ]
 
 FAST_GRADIENT_MIN_BATCH = 2
@@ -165,26 +173,52 @@ class FusedConv2D(kl.Layer):
         if self.cached_bias is not None:
             self.cached_bias.assign(bias)
 
-    def call(self, inputs: Tensor) -> Tensor:
+    def _convolve(self, inputs: Tensor, kernel: Tensor, adjoint: Tensor | None) -> Tensor:
         batch = inputs.shape[0]
         # At batch 1 TensorFlow's own backward convolution is the faster one (BENCHMARKS.md).
         if self.fast_gradient and (batch is None or batch >= FAST_GRADIENT_MIN_BATCH):
-            outputs = conv_same(inputs, self.cached_kernel, self.cached_adjoint)
-        else:
-            conv = self.conv
-            outputs = ops.conv(
-                inputs,
-                self.cached_kernel,
-                strides=conv.strides,
-                padding=conv.padding,
-                dilation_rate=conv.dilation_rate,
-            )
+            return conv_same(inputs, kernel, adjoint)
+        conv = self.conv
+        return ops.conv(
+            inputs, kernel, strides=conv.strides, padding=conv.padding, dilation_rate=conv.dilation_rate
+        )
+
+    def call(self, inputs: Tensor) -> Tensor:
+        outputs = self._convolve(inputs, self.cached_kernel, self.cached_adjoint)
         if self.cached_bias is not None:
             outputs = outputs + self.cached_bias
         return self.activation(outputs)
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
         return self.conv.compute_output_shape(input_shape)
+
+
+class ChannelSelectedConv2D(FusedConv2D):
+    """A `FusedConv2D` that computes, for each image, only the one channel it is asked for.
+
+    Called on ``[inputs, ids]`` with ``ids`` an int32 ``[batch]``: image ``b``
+    gets output channel ``ids[b]``, shape ``[batch, h, w, 1]``, the same
+    values (to float rounding) as ``FusedConv2D(...)(inputs)[b, :, :, ids[b]]``.
+    It convolves the batch with the ``batch`` kernels asked for and keeps the
+    diagonal, so it costs ``batch / out_channels`` of the full convolution.
+
+    Args:
+        conv, norm, **kwargs: as for `FusedConv2D`.
+    """
+
+    def call(self, inputs: list[Tensor]) -> Tensor:
+        images, ids = inputs
+        ids = ops.cast(ids, "int32")
+        kernel = ops.take(self.cached_kernel, ids, axis=3)
+        outputs = self._convolve(images, kernel, None)  # [batch, h, w, batch]
+        outputs = ops.sum(outputs * ops.eye(ops.shape(outputs)[0], dtype=outputs.dtype)[:, None, None, :], -1)
+        outputs = outputs[..., None]
+        if self.cached_bias is not None:
+            outputs = outputs + ops.take(self.cached_bias, ids)[:, None, None, None]
+        return self.activation(outputs)
+
+    def compute_output_shape(self, input_shape: list[tuple]) -> tuple:
+        return (*self.conv.compute_output_shape(input_shape[0])[:-1], 1)
 
 
 class Passthrough(kl.Layer):
@@ -267,6 +301,63 @@ def fuse_for_rendering(model: keras.Model) -> keras.Model:
         return layer
 
     return keras.models.clone_model(model, clone_function=swap)
+
+
+_ELEMENTWISE_ACTIVATIONS = frozenset(
+    {"linear", "relu", "relu6", "sigmoid", "tanh", "elu", "selu", "gelu", "silu", "swish"}
+)
+
+
+def _elementwise(activation: Any) -> bool:
+    name = activation if isinstance(activation, str) else getattr(activation, "__name__", None)
+    return name in _ELEMENTWISE_ACTIVATIONS
+
+
+def _channelwise(layer: kl.Layer) -> bool:
+    """Whether `layer` maps each channel on its own and keeps the shape (so it commutes with selection)."""
+    if isinstance(layer, Passthrough):
+        return True
+    if type(layer) is kl.ReLU:
+        return True
+    return type(layer) is kl.Activation and _elementwise(layer.activation)
+
+
+def _producer(tensor: Any) -> tuple[kl.Layer, list[Any]]:
+    history = tensor._keras_history
+    node = history.operation._inbound_nodes[history.node_index]
+    return history.operation, list(node.input_tensors)
+
+
+def select_target_channels(model: keras.Model) -> keras.Model | None:
+    """Rewire a fused model so that its target convolution computes one channel per image.
+
+    The model's single output must be a `FusedConv2D` followed only by
+    channelwise layers (ReLU, elementwise ``Activation``, `Passthrough`);
+    otherwise (a concatenation, a pooling, a plain ``Conv2D``) there is
+    nothing to select and the result is None.
+
+    Args:
+        model: a model from `fuse_for_rendering` with one image input and one output.
+
+    Returns:
+        A model taking ``[images, ids]`` (ids: int32 ``[batch]``) to the
+        target layer's channel ``ids[b]`` for image ``b``, ``[batch, h, w, 1]``,
+        sharing every weight with `model`; or None.
+    """
+    if len(model.inputs) != 1 or len(model.outputs) != 1:
+        return None
+    tail = []
+    layer, inputs = _producer(model.outputs[0])
+    while _channelwise(layer) and len(inputs) == 1:
+        tail.append(layer)
+        layer, inputs = _producer(inputs[0])
+    if type(layer) is not FusedConv2D or len(inputs) != 1 or not _elementwise(layer.activation):
+        return None
+    ids = keras.Input(batch_shape=(None,), dtype="int32", name="channel_ids")
+    outputs = ChannelSelectedConv2D(layer.conv, layer.norm, name=layer.name)([inputs[0], ids])
+    for channelwise in reversed(tail):  # stateless: fresh copies keep the original graph untouched
+        outputs = type(channelwise).from_config(channelwise.get_config())(outputs)
+    return keras.Model([model.inputs[0], ids], outputs, name=f"{model.name}_selected")
 
 
 def refresh_fused(model: keras.Model) -> None:

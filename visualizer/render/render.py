@@ -32,7 +32,7 @@ from tqdm.auto import tqdm
 from visualizer.models.layers import UnknownLayerError, resolve
 from visualizer.render import backend
 from visualizer.render import objectives as obj
-from visualizer.render.fused import fuse_for_rendering, refresh_fused
+from visualizer.render.fused import fuse_for_rendering, refresh_fused, select_target_channels
 from visualizer.render.optimizer import Adam
 from visualizer.render.param import Param, fft_image, pixel_image
 from visualizer.render.relu import redirect_relu_gradients
@@ -180,9 +180,11 @@ class ChannelRenderer:
             network each step, as a naive renderer would (for benchmarks).
         fuse: differentiate a rendering copy of the network
             (`visualizer.render.fused`: batch norms folded into convolutions,
-            convolutions' input gradients as forward convolutions); the same
-            function and gradient up to float rounding. False uses the model's
-            own layers, as Lucid does.
+            convolutions' input gradients as forward convolutions and, for
+            the channel and neuron objectives without diversity, a target
+            convolution that computes only the channel each image renders);
+            the same function and gradient up to float rounding. False uses
+            the model's own layers, as Lucid does.
     """
 
     def __init__(
@@ -220,6 +222,11 @@ class ChannelRenderer:
         if fuse:
             self.net = fuse_for_rendering(self.net)
         self.fuse = fuse
+        # Objectives that read one channel per image let the target convolution compute only that one.
+        one_channel = objective in ("channel", "neuron") and not diversity and truncate_model
+        selected = select_target_channels(self.net) if fuse and one_channel else None
+        self.selects_channels = selected is not None
+        self.net = selected or self.net
         self.redirect_net = None if relu_redirect_steps is None else redirect_relu_gradients(self.net)
         self.channel_count = int(model.get_layer(self.layer).output.shape[-1])
         self.size = size
@@ -263,6 +270,10 @@ class ChannelRenderer:
         return name
 
     def _values(self, net: keras.Model, images: Tensor, ids: Tensor) -> Tensor:
+        if self.selects_channels:
+            # The net returns only channel ids[b] for image b: channel 0 of its output.
+            acts = net([images, ids], training=False)
+            return self.objective(ops.zeros_like(ids))(lambda name: acts)
         acts = net(images, training=False)
         if isinstance(acts, (list, tuple)):
             acts = acts[0]
