@@ -76,7 +76,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--no-floor",
         dest="floor",
         action="store_false",
-        help="skip timing (c)'s convolutions alone (TensorFlow only)",
+        help="skip timing (a)'s and (c)'s convolutions alone (TensorFlow only)",
     )
     args = parser.parse_args(argv)
     if args.quick:
@@ -102,17 +102,17 @@ def conv_flops(model, size: int) -> float:
     return 2.0 * total  # the input gradient of a conv costs what its forward does
 
 
-def conv_floor_seconds(model, size: int, batch: int, selected: bool) -> float:
-    """Seconds the convolutions of `model` alone take for one step of `batch` images at `size` px.
+def convs_alone_seconds(model, size: int, batch: int, selected: bool, adjoint: bool) -> float:
+    """Seconds per step that the convolutions of `model` take without the rest of the step.
 
-    Each convolution runs in isolation (compiled, best of 3), forwards and
-    for its input gradient as the renderer computes it: a forward convolution
-    with the adjoint kernel for stride-1 "same" odd kernels, TensorFlow's
-    backward-data convolution otherwise. With `selected` the last convolution
-    computes `batch` channels (what channel selection leaves). Nothing else of
-    a step (pooling, activations, parameterization, transforms) is counted,
-    so no renderer built on these kernels can take less time per step.
-    TensorFlow only.
+    One compiled function runs every convolution of `model` for `batch`
+    images at `size` px, forwards and for its input gradient, on stored
+    inputs (so nothing else of a step runs: no pooling, activations,
+    parameterization or transforms); best of 5 calls. With `adjoint`, input
+    gradients of stride-1 "same" odd kernels are forward convolutions with
+    the adjoint kernel (the fused copy's), otherwise TensorFlow's
+    backward-data convolution. With `selected` the last convolution computes
+    `batch` channels (what channel selection leaves). TensorFlow only.
     """
     import keras
     import numpy as np
@@ -123,36 +123,37 @@ def conv_floor_seconds(model, size: int, batch: int, selected: bool) -> float:
     convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
     probe = keras.Model(model.inputs[0], [layer.input for layer in convs])
     shapes = [tuple(t.shape[1:]) for t in probe(np.zeros((1, size, size, 3), dtype="float32"))]
-
-    def best_of_three(fn, value) -> float:
-        fn(value)
-        times = []
-        for _ in range(3):
-            start = time.perf_counter()
-            np.asarray(fn(value))
-            times.append(time.perf_counter() - start)
-        return min(times)
-
-    total = 0.0
+    work = []  # (kernel, strides, padding, input, upstream gradient, adjoint kernel or None)
     for index, (layer, shape) in enumerate(zip(convs, shapes)):
         kernel = tf.constant(layer.kernel.numpy())
         if selected and index == len(convs) - 1:
             kernel = kernel[..., :batch]
         strides, padding = layer.strides, layer.padding.upper()
         images = tf.random.uniform((batch, *shape))
-        forward = tf.function(lambda x, k=kernel, s=strides, p=padding: tf.nn.conv2d(x, k, s, p))
-        upstream = forward(images)
-        if layer.strides == (1, 1) and layer.padding == "same" and all(k % 2 for k in layer.kernel_size):
-            adjoint = adjoint_kernel(kernel)
-            backward = tf.function(lambda g, a=adjoint: tf.nn.conv2d(g, a, 1, "SAME"))
-        else:
-            backward = tf.function(
-                lambda g, k=kernel, s=strides, p=padding, x=images.shape: tf.nn.conv2d_transpose(
-                    g, k, x, s, p
-                )
-            )
-        total += best_of_three(forward, images) + best_of_three(backward, upstream)
-    return total
+        upstream = tf.nn.conv2d(images, kernel, strides, padding)
+        same = layer.strides == (1, 1) and layer.padding == "same" and all(k % 2 for k in layer.kernel_size)
+        work.append(
+            (kernel, strides, padding, images, upstream, adjoint_kernel(kernel) if adjoint and same else None)
+        )
+
+    @tf.function
+    def run() -> list:
+        outputs = []
+        for kernel, strides, padding, images, upstream, adjoint_k in work:
+            outputs.append(tf.nn.conv2d(images, kernel, strides, padding))
+            if adjoint_k is not None:
+                outputs.append(tf.nn.conv2d(upstream, adjoint_k, 1, "SAME"))
+            else:
+                outputs.append(tf.nn.conv2d_transpose(upstream, kernel, images.shape, strides, padding))
+        return outputs
+
+    run()
+    times = []
+    for _ in range(5):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return min(times)
 
 
 def transformed_sizes(size: int) -> list[int]:
@@ -219,6 +220,7 @@ def measure(net, layer: str, size: int, args: argparse.Namespace, strategies: li
     """
     import keras
 
+    from visualizer.render.fused import FAST_GRADIENT_MIN_BATCH
     from visualizer.render.render import ChannelRenderer, truncate
 
     settings = {
@@ -247,15 +249,16 @@ def measure(net, layer: str, size: int, args: argparse.Namespace, strategies: li
                 best[name] = min(best[name], timers[name].window())
 
     sizes = transformed_sizes(size)
-    floor = None
-    if "ours" in strategies and args.floor and keras.config.backend() == "tensorflow":
-        ours = timers["ours"]
-        floor = conv_floor_seconds(
-            truncate(net, ours.renderer.layer),
-            sizes[len(sizes) // 2],
-            ours.batch,
-            ours.renderer.selects_channels,
-        )
+    convs_alone = {}
+    if args.floor and keras.config.backend() == "tensorflow":
+        for name in {"lucid", "ours"} & set(strategies):
+            timer = timers[name]
+            counted = truncate(net, timer.renderer.layer)
+            selected = getattr(timer.renderer, "selects_channels", False)
+            adjoint = timer.renderer.fuse and timer.batch >= FAST_GRADIENT_MIN_BATCH
+            convs_alone[name] = convs_alone_seconds(
+                counted, sizes[len(sizes) // 2], timer.batch, selected, adjoint
+            )
     rows = []
     for name in strategies:
         renderer, seconds, batch = timers[name].renderer, best[name], timers[name].batch
@@ -271,7 +274,7 @@ def measure(net, layer: str, size: int, args: argparse.Namespace, strategies: li
                 "flops_per_image_step": flops,
                 "gflops": flops * batch / seconds / 1e9,
                 "step_seconds": seconds,
-                "floor_seconds": floor if name == "ours" else None,
+                "convs_seconds": convs_alone.get(name),
             }
         )
         print(
@@ -332,22 +335,36 @@ def table(rows: list[dict], render_steps: int) -> str:
     return "\n".join(lines)
 
 
-def floor_table(rows: list[dict]) -> str:
-    """A Markdown table of (c) against its convolutions alone, and the bound that sets on (c) / (a)."""
+def convs_table(rows: list[dict]) -> str:
+    """A Markdown table of (a) and (c) against their convolutions timed alone."""
     lines = [
-        "| layer | px | batch | convs alone (ms) | (c) (ms) | (c) / convs | bound on (c) vs (a) |",
-        "|---|---|---|---|---|---|---|",
+        "| layer | px | (a) ms | (a) convs alone | (c) ms | (c) convs alone | convs: (c) vs (a) "
+        "| step: (c) vs (a) |",
+        "|---|---|---|---|---|---|---|---|",
     ]
-    base = {(r["layer"], r["size"]): r for r in rows if r["strategy"] == "lucid"}
+    by_key = {(r["layer"], r["size"], r["strategy"]): r for r in rows}
     for r in rows:
-        if r.get("floor_seconds") is None:
+        lucid = by_key.get((r["layer"], r["size"], "lucid"))
+        if (
+            r["strategy"] != "ours"
+            or not lucid
+            or not r.get("convs_seconds")
+            or not lucid.get("convs_seconds")
+        ):
             continue
-        reference = base.get((r["layer"], r["size"]))
-        bound = f"{r['batch'] * reference['step_seconds'] / r['floor_seconds']:.2f}x" if reference else "-"
-        lines.append(
-            f"| {r['layer']} | {r['size']} | {r['batch']} | {1000 * r['floor_seconds']:.1f} | "
-            f"{r['ms_per_step']:.1f} | {r['step_seconds'] / r['floor_seconds']:.2f} | {bound} |"
-        )
+        per_image = r["batch"] * lucid["convs_seconds"] / r["convs_seconds"]
+        step = r["batch"] * lucid["step_seconds"] / r["step_seconds"]
+        cells = [
+            r["layer"],
+            r["size"],
+            f"{lucid['ms_per_step']:.1f}",
+            f"{1000 * lucid['convs_seconds']:.1f}",
+            f"{r['ms_per_step']:.1f}",
+            f"{1000 * r['convs_seconds']:.1f}",
+            f"{per_image:.2f}x",
+            f"{step:.2f}x",
+        ]
+        lines.append("| " + " | ".join(str(cell) for cell in cells) + " |")
     return "\n".join(lines)
 
 
@@ -381,9 +398,12 @@ def main(argv: list[str] | None = None) -> None:
         for layer in args.layers:
             rows += measure(net, layer, size, args, strategies)
     print(table(rows, render_steps))
-    if any(r.get("floor_seconds") for r in rows):
-        print("\n(c)'s convolutions alone (forward + input gradient, middle scale), and the bound they set:")
-        print(floor_table(rows))
+    if any(r.get("convs_seconds") for r in rows):
+        print(
+            "\nConvolutions timed alone (each one compiled on its own, forward + input gradient as the "
+            "strategy computes them, middle scale), per step:"
+        )
+        print(convs_table(rows))
     floors = [r for r in rows if r["strategy"] == "ours"]
     print("\nFLOP floor (forward + input gradient, mean transformed size), GFLOP per image-step:")
     for r in floors:

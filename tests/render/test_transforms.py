@@ -79,9 +79,8 @@ def test_matches_tensorflow_ops():
         expected = tf.raw_ops.ResizeBilinear(
             images=images, size=[n, n], align_corners=False, half_pixel_centers=False
         )
-        np.testing.assert_allclose(
-            ops.convert_to_numpy(T.resize_bilinear_legacy(images, n, n)), expected, atol=1e-6
-        )
+        for resize in (T.resize_bilinear_legacy, T.resize_bilinear_gathers):
+            np.testing.assert_allclose(ops.convert_to_numpy(resize(images, n, n)), expected, atol=1e-6)
     h, w = 139, 141
     images = rng.random((1, h, w, 3)).astype("float32")
     for degrees in (-10, -3, 7, 10):
@@ -100,14 +99,15 @@ def test_matches_tensorflow_ops():
         np.testing.assert_array_equal(ops.convert_to_numpy(T.rotate_nearest(images, a)), expected)
 
 
-def test_bilinear_gradient_matches_finite_differences():
-    """The sampler's image gradient equals central finite differences."""
+@pytest.mark.parametrize("resize", [T.resize_bilinear_legacy, T.resize_bilinear_gathers])
+def test_bilinear_gradient_matches_finite_differences(resize):
+    """The sampler's image gradient (the backend's op and the gathers) equals central finite differences."""
     rng = np.random.default_rng(2)
     images = rng.random((1, 12, 11, 2)).astype("float32")
     weights = rng.normal(size=(1, 13, 9, 2)).astype("float32")
 
     def f(x):
-        return T.resize_bilinear_legacy(x, 13, 9) * weights
+        return resize(x, 13, 9) * weights
 
     analytic = gradient(f, images)
     eps = 0.25  # the map is linear, so a large step has no truncation error

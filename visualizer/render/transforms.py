@@ -24,6 +24,8 @@ from typing import Any
 import numpy as np
 from keras import ops
 
+from visualizer.render import backend
+
 __all__ = [
     "LUCID_DEGREES_TO_RADIANS",
     "STANDARD_ANGLES",
@@ -34,6 +36,7 @@ __all__ = [
     "pad",
     "random_rotate",
     "random_scale",
+    "resize_bilinear_gathers",
     "resize_bilinear_legacy",
     "rotate_nearest",
     "scaled_size",
@@ -190,11 +193,33 @@ def _legacy_coords(in_size: Any, out_size: Any) -> tuple[Tensor, Tensor, Tensor]
 
 
 def resize_bilinear_legacy(images: Tensor, height: Any, width: Any) -> Tensor:
-    """Bilinear resize with TF1's legacy sampling, as separable gathers.
+    """Bilinear resize with TF1's legacy sampling (``align_corners=False, half_pixel_centers=False``).
 
-    Gathers keep the gradient exact (TensorFlow's resize op is exact too,
-    but its projective-transform op is not, and neither runs on other
-    backends). An interpolation-matrix product was measured slower on CPU.
+    On TensorFlow, float32 images go through TensorFlow's own op
+    (`visualizer.render.backend.native_resize_bilinear_legacy`); elsewhere
+    through `resize_bilinear_gathers`. Both have exact gradients and agree
+    to float rounding.
+
+    Args:
+        images: ``[B, H, W, C]``.
+        height: output height (int or scalar tensor).
+        width: output width.
+
+    Returns:
+        ``[B, height, width, C]``.
+    """
+    native = backend.native_resize_bilinear_legacy()
+    if native is not None and images.dtype == "float32":
+        return native(images, height, width)
+    return resize_bilinear_gathers(images, height, width)
+
+
+def resize_bilinear_gathers(images: Tensor, height: Any, width: Any) -> Tensor:
+    """`resize_bilinear_legacy` as separable gathers, on every backend.
+
+    Gathers keep the gradient exact (TensorFlow's projective-transform op's
+    is not, and TensorFlow's ops do not run on other backends). An
+    interpolation-matrix product was measured slower on CPU.
 
     Args:
         images: ``[B, H, W, C]``.
