@@ -22,7 +22,17 @@ ever slows a window down. Images per second assume 512-step renders
 
 The FLOP floor counts the convolutions and dense layers of the forward pass
 up to the layer and the same again for the input gradient (weights need no
-gradient), at the mean input size the transforms produce.
+gradient), at the mean input size the transforms produce; (c)'s GFLOP/s count
+it too, though channel selection leaves (c) less of the target layer to do.
+
+On TensorFlow, (a)'s and (c)'s convolutions are also timed without the rest
+of the step (``--no-floor`` skips it): the gap between the two ratios shows
+how much of (c)'s gain comes from the convolutions and how much from the
+work around them.
+
+``--onednn on|off`` sets ``TF_ENABLE_ONEDNN_OPTS`` (the project turns it on);
+oneDNN's kernel cache is raised to 32768 so that it holds every strategy's
+kernels at once (the renderer alone needs fewer: ``visualizer/__init__.py``).
 
 Usage::
 
@@ -374,6 +384,8 @@ def main(argv: list[str] | None = None) -> None:
         os.environ["KERAS_BACKEND"] = args.backend
     if args.onednn:
         os.environ["TF_ENABLE_ONEDNN_OPTS"] = "1" if args.onednn == "on" else "0"
+    # The strategies take turns, so oneDNN's kernel cache holds all of their working sets at once.
+    os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "32768")
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     import visualizer  # noqa: F401  (before TensorFlow: the project's oneDNN default)
@@ -400,8 +412,8 @@ def main(argv: list[str] | None = None) -> None:
     print(table(rows, render_steps))
     if any(r.get("convs_seconds") for r in rows):
         print(
-            "\nConvolutions timed alone (each one compiled on its own, forward + input gradient as the "
-            "strategy computes them, middle scale), per step:"
+            "\nConvolutions without the rest of the step (all of them in one compiled function, forward + "
+            "input gradient as the strategy computes them, middle scale), per step:"
         )
         print(convs_table(rows))
     floors = [r for r in rows if r["strategy"] == "ours"]

@@ -20,9 +20,10 @@ target convolution of a render compute only the channel each image renders
 one channel per image. Lucid's graph computes the whole layer; for an early
 layer such as Conv2d_2c_3x3 that convolution is most of the step.
 
-Max pooling is left alone: TensorFlow's CPU max-pool gradient takes about a
-third of a step, but exact vectorized replacements (comparisons per window
-offset, with or without XLA) were no faster in the step (BENCHMARKS.md).
+Max pooling is left alone: exact replacements (comparisons per window
+offset, with or without XLA; separable 1x3 and 3x1 pools, exact ties
+included) were no faster in the step than TensorFlow's own gradient, which
+oneDNN makes 3-4x faster on CPU (BENCHMARKS.md).
 
 The folded kernels, their adjoints and biases are cached in variables of the
 copy: after assigning new weights to the original model, call
