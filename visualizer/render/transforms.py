@@ -12,7 +12,9 @@ batch axis. Transforms tell the two apart by the draw's rank.
 
 Resampling is written with gathers, so its gradient is exact and it runs on
 every backend (TensorFlow's projective-transform op has an approximate image
-gradient and cannot be XLA-compiled).
+gradient and cannot be XLA-compiled); the one exception is the shared-draw
+scale on TensorFlow, which runs TensorFlow's own resize op (exact gradient,
+the same sampling, faster).
 """
 
 from __future__ import annotations
