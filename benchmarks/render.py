@@ -26,7 +26,7 @@ gradient), at the mean input size the transforms produce; (c)'s GFLOP/s count
 it too, though channel selection leaves (c) less of the target layer to do.
 
 On TensorFlow, (a)'s and (c)'s convolutions are also timed without the rest
-of the step (``--no-floor`` skips it): the gap between the two ratios shows
+of the step (``--no-convs`` skips it): the gap between the two ratios shows
 how much of (c)'s gain comes from the convolutions and how much from the
 work around them.
 
@@ -83,8 +83,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="TensorFlow's oneDNN CPU kernels (default: the project's, on)",
     )
     parser.add_argument(
-        "--no-floor",
-        dest="floor",
+        "--no-convs",
+        dest="convs",
         action="store_false",
         help="skip timing (a)'s and (c)'s convolutions alone (TensorFlow only)",
     )
@@ -260,7 +260,7 @@ def measure(net, layer: str, size: int, args: argparse.Namespace, strategies: li
 
     sizes = transformed_sizes(size)
     convs_alone = {}
-    if args.floor and keras.config.backend() == "tensorflow":
+    if args.convs and keras.config.backend() == "tensorflow":
         for name in {"lucid", "ours"} & set(strategies):
             timer = timers[name]
             counted = truncate(net, timer.renderer.layer)
@@ -362,7 +362,7 @@ def convs_table(rows: list[dict]) -> str:
             or not lucid.get("convs_seconds")
         ):
             continue
-        per_image = r["batch"] * lucid["convs_seconds"] / r["convs_seconds"]
+        convs_ratio = r["batch"] * lucid["convs_seconds"] / r["convs_seconds"]
         step = r["batch"] * lucid["step_seconds"] / r["step_seconds"]
         cells = [
             r["layer"],
@@ -371,7 +371,7 @@ def convs_table(rows: list[dict]) -> str:
             f"{1000 * lucid['convs_seconds']:.1f}",
             f"{r['ms_per_step']:.1f}",
             f"{1000 * r['convs_seconds']:.1f}",
-            f"{per_image:.2f}x",
+            f"{convs_ratio:.2f}x",
             f"{step:.2f}x",
         ]
         lines.append("| " + " | ".join(str(cell) for cell in cells) + " |")

@@ -1,0 +1,59 @@
+"""Tests for benchmarks/render.py's tables and its convolutions-alone timer (not its timings)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import keras
+import pytest
+from keras import layers as kl
+
+SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "render.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("render_benchmark", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _row(strategy: str, batch: int, seconds: float, convs: float | None) -> dict:
+    return {
+        "layer": "L",
+        "size": 128,
+        "strategy": strategy,
+        "batch": batch,
+        "ms_per_step": 1000 * seconds,
+        "step_seconds": seconds,
+        "gflops": 1.0,
+        "convs_seconds": convs,
+    }
+
+
+def test_tables_give_ratios_against_lucid(bench):
+    """Speed-ups are per image against strategy (a); rows without (a) show a dash, not NaN."""
+    rows = [_row("lucid", 1, 0.010, 0.004), _row("ours", 8, 0.040, 0.016)]
+    main = bench.table(rows, render_steps=512)
+    assert "| L | 128 | ours | 8 | 40.0 |" in main and main.rstrip().endswith("2.00x |")
+    convs = bench.convs_table(rows).splitlines()
+    assert len(convs) == 3  # header, rule, one row for (c)
+    assert convs[2] == "| L | 128 | 10.0 | 4.0 | 40.0 | 16.0 | 2.00x | 2.00x |"
+    alone = bench.table([_row("ours", 8, 0.040, None)], render_steps=512)
+    assert alone.rstrip().endswith("| - |") and "nan" not in alone
+    assert len(bench.convs_table([_row("ours", 8, 0.040, 0.016)]).splitlines()) == 2
+
+
+def test_convs_alone_times_every_convolution(bench):
+    """The timer runs a network's convolutions (strided, selected, adjoint or not) and returns seconds."""
+    inputs = keras.Input((None, None, 3))
+    x = kl.Conv2D(8, 7, strides=2, padding="same")(inputs)
+    x = kl.MaxPooling2D(3, strides=2, padding="same")(x)
+    x = kl.Conv2D(16, 3, padding="same")(x)
+    model = keras.Model(inputs, kl.ReLU()(x))
+    for selected in (False, True):
+        for adjoint in (False, True):
+            seconds = bench.convs_alone_seconds(model, 32, 4, selected=selected, adjoint=adjoint)
+            assert 0 < seconds < 10
