@@ -125,6 +125,8 @@ class FusedConv2D(kl.Layer):
         **kwargs: `keras.layers.Layer` arguments (name).
     """
 
+    caches_adjoint = True  # whether the adjoint of the whole kernel is cached (used by call)
+
     def __init__(self, conv: kl.Conv2D, norm: kl.BatchNormalization | None = None, **kwargs: Any):
         super().__init__(**kwargs)
         self.conv = conv
@@ -142,7 +144,9 @@ class FusedConv2D(kl.Layer):
 
         self.cached_kernel = cache("fused_kernel", shape)
         self.cached_adjoint = (
-            cache("adjoint_kernel", (*shape[:2], shape[3], shape[2])) if self.fast_gradient else None
+            cache("adjoint_kernel", (*shape[:2], shape[3], shape[2]))
+            if self.fast_gradient and self.caches_adjoint
+            else None
         )
         has_bias = norm is not None or conv.bias is not None
         self.cached_bias = cache("fused_bias", (shape[3],)) if has_bias else None
@@ -206,6 +210,8 @@ class ChannelSelectedConv2D(FusedConv2D):
     Args:
         conv, norm, **kwargs: as for `FusedConv2D`.
     """
+
+    caches_adjoint = False  # the adjoint of the few kernels asked for is computed in the step
 
     def call(self, inputs: list[Tensor]) -> Tensor:
         images, ids = inputs
