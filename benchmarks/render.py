@@ -259,21 +259,25 @@ def measure(net, layer: str, size: int, args: argparse.Namespace, strategies: li
                 best[name] = min(best[name], timers[name].window())
 
     sizes = transformed_sizes(size)
+    truncated = truncate(net, timers[strategies[0]].renderer.layer)  # every strategy resolves the same layer
     convs_alone = {}
     if args.convs and keras.config.backend() == "tensorflow":
         for name in {"lucid", "ours"} & set(strategies):
             timer = timers[name]
-            counted = truncate(net, timer.renderer.layer)
-            selected = getattr(timer.renderer, "selects_channels", False)
             adjoint = timer.renderer.fuse and timer.batch >= FAST_GRADIENT_MIN_BATCH
             convs_alone[name] = convs_alone_seconds(
-                counted, sizes[len(sizes) // 2], timer.batch, selected, adjoint
+                truncated, sizes[len(sizes) // 2], timer.batch, timer.renderer.selects_channels, adjoint
             )
+
+    def mean_flops(model) -> float:
+        return statistics.mean(conv_flops(model, s) for s in (min(sizes), max(sizes)))
+
+    truncated_flops = mean_flops(truncated)
+    whole_flops = mean_flops(net) if any(not settings[n]["truncate_model"] for n in strategies) else None
     rows = []
     for name in strategies:
-        renderer, seconds, batch = timers[name].renderer, best[name], timers[name].batch
-        counted = truncate(net, renderer.layer) if settings[name]["truncate_model"] else net
-        flops = statistics.mean(conv_flops(counted, s) for s in (min(sizes), max(sizes)))
+        seconds, batch = best[name], timers[name].batch
+        flops = truncated_flops if settings[name]["truncate_model"] else whole_flops
         rows.append(
             {
                 "layer": layer,
