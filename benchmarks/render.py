@@ -119,21 +119,22 @@ def convs_alone_seconds(model, size: int, batch: int, selected: bool, adjoint: b
     images at `size` px, forwards and for its input gradient, on stored
     inputs (so nothing else of a step runs: no pooling, activations,
     parameterization or transforms); best of 5 calls. With `adjoint`, input
-    gradients of stride-1 "same" odd kernels are forward convolutions with
-    the adjoint kernel (the fused copy's), otherwise TensorFlow's
-    backward-data convolution. With `selected` the last convolution computes
+    gradients are computed as the fused copy computes them at batch 2 and
+    more: for stride-1 "same" odd kernels a forward convolution with the
+    adjoint kernel, for strided "same" ones the phased convolution, otherwise
+    TensorFlow's backward-data convolution. With `selected` the last convolution computes
     `batch` channels (what channel selection leaves). TensorFlow only.
     """
     import keras
     import numpy as np
     import tensorflow as tf
 
-    from visualizer.render.fused import adjoint_kernel
+    from visualizer.render.fused import adjoint_kernel, strided_input_gradient
 
     convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
     probe = keras.Model(model.inputs[0], [layer.input for layer in convs])
     shapes = [tuple(t.shape[1:]) for t in probe(np.zeros((1, size, size, 3), dtype="float32"))]
-    work = []  # (kernel, strides, padding, input, upstream gradient, adjoint kernel or None)
+    work = []  # (kernel, strides, padding, input, upstream gradient, adjoint kernel or None, phased)
     for index, (layer, shape) in enumerate(zip(convs, shapes)):
         kernel = tf.constant(layer.kernel.numpy())
         if selected and index == len(convs) - 1:
@@ -142,17 +143,19 @@ def convs_alone_seconds(model, size: int, batch: int, selected: bool, adjoint: b
         images = tf.random.uniform((batch, *shape))
         upstream = tf.nn.conv2d(images, kernel, strides, padding)
         same = layer.strides == (1, 1) and layer.padding == "same" and all(k % 2 for k in layer.kernel_size)
-        work.append(
-            (kernel, strides, padding, images, upstream, adjoint_kernel(kernel) if adjoint and same else None)
-        )
+        phased = adjoint and layer.strides != (1, 1) and layer.padding == "same"
+        adjoint_k = adjoint_kernel(kernel) if adjoint and same else None
+        work.append((kernel, strides, padding, images, upstream, adjoint_k, phased))
 
     @tf.function
     def run() -> list:
         outputs = []
-        for kernel, strides, padding, images, upstream, adjoint_k in work:
+        for kernel, strides, padding, images, upstream, adjoint_k, phased in work:
             outputs.append(tf.nn.conv2d(images, kernel, strides, padding))
             if adjoint_k is not None:
                 outputs.append(tf.nn.conv2d(upstream, adjoint_k, 1, "SAME"))
+            elif phased:
+                outputs.append(strided_input_gradient(upstream, kernel, images, strides))
             else:
                 outputs.append(tf.nn.conv2d_transpose(upstream, kernel, images.shape, strides, padding))
         return outputs

@@ -17,6 +17,7 @@ from visualizer.render.fused import (
     FusedConv2D,
     Passthrough,
     conv_same,
+    conv_strided_same,
     fuse_for_rendering,
     refresh_fused,
     select_target_channels,
@@ -148,7 +149,7 @@ def test_only_safe_pairs_are_folded():
 
 
 def test_strided_and_valid_convs_keep_the_plain_gradient():
-    """Only stride-1 'same' convs with odd kernels use the forward-convolution gradient."""
+    """Stride-1 'same' convs with odd kernels use the adjoint gradient, strided 'same' ones the phased one."""
     inputs = keras.Input((None, None, 3))
     x = kl.Conv2D(4, 3, strides=2, padding="same", name="strided")(inputs)
     x = kl.Conv2D(4, 3, padding="valid", name="valid")(x)
@@ -158,6 +159,8 @@ def test_strided_and_valid_convs_keep_the_plain_gradient():
     fused = fuse_for_rendering(keras.Model(inputs, x))
     fast = {layer.name: layer.fast_gradient for layer in fused.layers if isinstance(layer, FusedConv2D)}
     assert fast == {"strided": False, "valid": False, "even": False, "dilated": False, "odd": True}
+    phased = {layer.name: layer.phased_gradient for layer in fused.layers if isinstance(layer, FusedConv2D)}
+    assert phased == {"strided": True, "valid": False, "even": False, "dilated": False, "odd": False}
 
 
 def test_renderer_sees_weights_assigned_between_renders():
@@ -188,6 +191,67 @@ def test_conv_same_gradient_is_the_adjoint(float64, kernel_size):
     (value, gradient), (fast_value, fast_gradient) = gradients
     np.testing.assert_allclose(fast_value, value, rtol=1e-12)
     np.testing.assert_allclose(fast_gradient, gradient, rtol=1e-12, atol=1e-12)
+
+
+def _conv_and_input_gradient(conv, images: tf.Tensor, upstream: tf.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    with tf.GradientTape() as tape:
+        tape.watch(images)
+        outputs = conv(images)
+    return outputs.numpy(), tape.gradient(outputs, images, upstream).numpy()
+
+
+@pytest.mark.parametrize(
+    "kernel_size, strides",
+    [
+        ((7, 7), (2, 2)),
+        ((3, 3), (2, 2)),
+        ((1, 1), (2, 2)),
+        ((4, 4), (2, 2)),
+        ((5, 2), (3, 2)),
+        ((3, 3), (2, 1)),
+    ],
+)
+@pytest.mark.parametrize("size", [(9, 9), (10, 13), (35, 28)])
+def test_conv_strided_same_gradient_is_the_transposed_convolution(float64, kernel_size, strides, size):
+    """conv_strided_same's values and input gradient equal TensorFlow's, odd and even sizes and kernels."""
+    seed = [size[0], kernel_size[0] * 10 + strides[0]]
+    images = tf.random.stateless_normal([2, *size, 3], seed, dtype=tf.float64)
+    kernel = tf.random.stateless_normal([*kernel_size, 3, 5], [seed[1], 1], dtype=tf.float64)
+    reference = lambda x: tf.nn.conv2d(x, kernel, strides, "SAME")  # noqa: E731
+    upstream = tf.random.stateless_normal(reference(images).shape, [seed[1], 2], dtype=tf.float64)
+    value, gradient = _conv_and_input_gradient(reference, images, upstream)
+    phased_value, phased_gradient = _conv_and_input_gradient(
+        lambda x: conv_strided_same(x, kernel, strides), images, upstream
+    )
+    assert np.abs(gradient).max() > 0
+    np.testing.assert_allclose(phased_value, value, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(phased_gradient, gradient, rtol=1e-12, atol=1e-12)
+
+
+def test_conv_strided_same_follows_sizes_known_only_when_the_step_runs(float64):
+    """Traced once with unknown height and width (as the TensorFlow step is), the gradient fits every size."""
+    kernel = tf.random.stateless_normal([7, 7, 3, 4], [12, 13], dtype=tf.float64)
+
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([None, None, None, 3], tf.float64),
+            tf.TensorSpec([None, None, None, 4], tf.float64),
+        ]
+    )
+    def phased(images: tf.Tensor, upstream: tf.Tensor) -> tf.Tensor:
+        with tf.GradientTape() as tape:
+            tape.watch(images)
+            outputs = conv_strided_same(images, kernel, (2, 2))
+        return tape.gradient(outputs, images, upstream)
+
+    for height, width in [(16, 17), (23, 20)]:
+        images = tf.random.stateless_normal([2, height, width, 3], [height, width], dtype=tf.float64)
+        upstream = tf.random.stateless_normal(
+            [2, (height + 1) // 2, (width + 1) // 2, 4], [width, height], dtype=tf.float64
+        )
+        _, gradient = _conv_and_input_gradient(lambda x: tf.nn.conv2d(x, kernel, 2, "SAME"), images, upstream)
+        np.testing.assert_allclose(phased(images, upstream).numpy(), gradient, rtol=1e-12, atol=1e-12)
+    assert phased.experimental_get_tracing_count() == 1  # one trace served both sizes
 
 
 def test_compiled_step_follows_weights_after_refresh():
