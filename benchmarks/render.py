@@ -306,6 +306,8 @@ def machine() -> str:
     """A one-line description of the machine and backend."""
     import keras
 
+    from visualizer.render.backend import kernel_library
+
     cores = os.cpu_count()
     cpu = platform.processor() or platform.machine()
     try:
@@ -322,12 +324,10 @@ def machine() -> str:
         device = ", ".join(sorted({d.device_kind for d in jax.devices()}))
     elif keras.config.backend() == "tensorflow":
         import tensorflow as tf
-        from tensorflow.python.util import _pywrap_util_port
 
         gpus = tf.config.list_physical_devices("GPU")
         device = f"{len(gpus)} GPU" if gpus else "CPU"
-        device += f", oneDNN {'on' if _pywrap_util_port.IsMklEnabled() else 'off'}"
-    return f"{cpu}, {cores} cores; device {device}; Keras {keras.__version__} on {keras.config.backend()}"
+    return f"{cpu}, {cores} cores; device {device}; Keras {keras.__version__} on {kernel_library()}"
 
 
 def table(rows: list[dict], render_steps: int) -> str:

@@ -13,3 +13,7 @@ os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 ROOT = Path(__file__).resolve().parents[1]
 HELPERS = ROOT / "tests" / "helpers"
 sys.path.insert(0, str(HELPERS))
+
+# Before any test module imports Keras (and so TensorFlow): the tests run with the project's own TensorFlow
+# settings (oneDNN on, its larger kernel cache), as `vtl` and the benchmarks do.
+import visualizer  # noqa: E402, F401

@@ -18,6 +18,7 @@ from visualizer.atlas.job import render_atlas
 from visualizer.atlas.plan import make_plan
 from visualizer.atlas.pngio import AtlasWriteError, read_png
 from visualizer.config import ConfigError, load_config
+from visualizer.render.backend import kernel_library
 
 pytestmark = pytest.mark.slow
 
@@ -43,6 +44,7 @@ def test_render_writes_the_plan_and_a_consistent_catalog(experiment):
     assert report.ok and report.images == plan.image_count
     record = catalog.record_from_png(atlas, plan.keys[0].relpath)
     assert record.settings["size"] == 32 and record.model_info["channels"] == 8
+    assert record.settings["kernels"] == kernel_library()
     again = render_atlas(config, progress=False)
     assert (again.rendered, again.existing) == (0, plan.image_count)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import keras
 import numpy as np
 import pytest
@@ -32,6 +34,17 @@ def test_returns_rendering(tiny):
     np.testing.assert_array_equal(result.history[6], result.images)
     assert result.settings["steps"] == 6 and result.settings["transforms"].startswith("[pad(12")
     assert result.failed == []
+
+
+def test_settings_record_the_kernels_and_whether_onednn_is_on(tiny):
+    """Renders record TensorFlow's version and oneDNN state (on unless the environment turned it off)."""
+    import tensorflow as tf
+    from tensorflow.python.util import _pywrap_util_port
+
+    settings = render_channels(tiny, "relu2", [0], size=16, steps=2, progress=False).settings
+    expected = "off" if os.environ.get("TF_ENABLE_ONEDNN_OPTS") == "0" else "on"
+    assert settings["kernels"] == f"tensorflow {tf.__version__}, oneDNN {expected}"
+    assert _pywrap_util_port.IsMklEnabled() is (expected == "on")
 
 
 def test_same_seed_same_images_different_seed_different(tiny):

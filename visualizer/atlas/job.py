@@ -123,6 +123,8 @@ def render_atlas(
     """
     from tqdm import tqdm
 
+    from visualizer.render.backend import kernel_library  # imports Keras: only when rendering
+
     start = time.perf_counter()
     plan = make_plan(config, models=models, with_costs=shard is not None)
     if shard is not None:
@@ -145,6 +147,7 @@ def render_atlas(
         "transforms": config.render.transforms,
         "decorrelate": config.render.decorrelate,
         "config_hash": config.digest(),
+        "kernels": kernel_library(),
     }
     runs_dir = config.resolve_path(config.project.runs_dir)
     bar = tqdm(total=remaining, unit="img", desc="render", disable=not progress, dynamic_ncols=True)

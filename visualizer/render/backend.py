@@ -21,6 +21,7 @@ JAX-only machine never imports TensorFlow.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from typing import Any
 
@@ -31,6 +32,7 @@ from visualizer.render.optimizer import Adam
 __all__ = [
     "COMPILE_MODES",
     "backend_name",
+    "kernel_library",
     "make_step",
     "native_irfft2",
     "needs_static_shapes",
@@ -47,6 +49,29 @@ COMPILE_MODES = (True, False, "xla")
 def backend_name() -> str:
     """The active Keras backend (``tensorflow``, ``jax`` or ``torch``)."""
     return keras.config.backend()
+
+
+def kernel_library() -> str:
+    """Which kernels compute the renders: the backend, its version and, for TensorFlow, whether oneDNN is on.
+
+    Renders from different kernel libraries differ by float rounding (and a
+    flipped ReLU can take one channel to a nearby optimum), so renders record
+    this next to the backend. TensorFlow leaves oneDNN off on CPUs without
+    AVX-512 unless ``TF_ENABLE_ONEDNN_OPTS=1`` (``import visualizer`` sets it).
+
+    Returns:
+        For example ``"tensorflow 2.21.0, oneDNN on"`` or ``"jax 0.7.1"``.
+    """
+    name = backend_name()
+    library = f"{name} {getattr(importlib.import_module(name), '__version__', '?')}"
+    if name == "tensorflow":
+        try:
+            from tensorflow.python.util import _pywrap_util_port
+
+            library += f", oneDNN {'on' if _pywrap_util_port.IsMklEnabled() else 'off'}"
+        except (ImportError, AttributeError):  # a private API: say nothing rather than guess
+            pass
+    return library
 
 
 def reads_live_weights(compile: bool | str = True) -> bool:

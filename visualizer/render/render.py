@@ -489,6 +489,7 @@ class ChannelRenderer:
             "compile": self.compile,
             "fuse": self.fuse,
             "backend": backend.backend_name(),
+            "kernels": backend.kernel_library(),
             **extra,
         }
 
