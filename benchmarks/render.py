@@ -122,8 +122,9 @@ def convs_alone_seconds(model, size: int, batch: int, selected: bool, adjoint: b
     gradients are computed as the fused copy computes them at batch 2 and
     more: for stride-1 "same" odd kernels a forward convolution with the
     adjoint kernel, for strided "same" ones the phased convolution, otherwise
-    TensorFlow's backward-data convolution. With `selected` the last convolution computes
-    `batch` channels (what channel selection leaves). TensorFlow only.
+    TensorFlow's backward-data convolution. With `selected` the last
+    convolution computes `batch` channels (what channel selection leaves).
+    TensorFlow only.
     """
     import keras
     import numpy as np

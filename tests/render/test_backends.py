@@ -15,10 +15,10 @@ ROOT = Path(__file__).resolve().parents[2]
 
 SCRIPT = """
 import json, keras, numpy as np
-from visualizer.render import render_channels
-keras.utils.set_random_seed(0)
 from keras import ops
+from visualizer.render import render_channels
 from visualizer.render.fused import conv_strided_same
+keras.utils.set_random_seed(0)
 inputs = keras.Input((None, None, 3))
 x = keras.layers.Conv2D(4, 3, strides=2, padding="same", activation="relu", name="strided")(inputs)
 x = keras.layers.Conv2D(4, 3, activation="relu", bias_initializer="ones", name="conv1")(x)

@@ -18,7 +18,8 @@ BENCHMARKS.md):
   that produces every stride phase of the input at once (``stride**2 x in``
   channels), then interleaved: for Conv2d_1a (3 input channels) its forward
   and backward together take 1.4-1.8x less time than with TensorFlow's
-  backward-data convolution at batch 8 (more at batch 1, which keeps it).
+  backward-data convolution at batch 8 (at batch 1 it is slower, and
+  TensorFlow's gradient stays).
 
 A third rewrite needs the channels: `select_target_channels` makes the
 target convolution of a render compute only the channel each image renders
@@ -185,9 +186,8 @@ def strided_input_gradient(upstream: Tensor, kernel: Tensor, inputs: Tensor, str
     taps = ops.reshape(taps, (a, b, r, q, channels, -1))
     taps = ops.reshape(ops.transpose(taps, (0, 1, 5, 2, 3, 4)), (a, b, -1, r * q * channels))
     padded = ops.pad(upstream, ((0, 0), (a - 1, a - 1), (b - 1, b - 1), (0, 0)))
-    phases = ops.conv(
-        padded, taps, strides=1, padding="valid"
-    )  # [batch, out_h + a - 1, out_w + b - 1, r*q*in]
+    # [batch, out_h + a - 1, out_w + b - 1, r * q * in]: every phase of the full transposed convolution.
+    phases = ops.conv(padded, taps, strides=1, padding="valid")
     batch, rows_out, cols_out = (ops.shape(phases)[i] for i in range(3))
     phases = ops.reshape(phases, (batch, rows_out, cols_out, r, q, channels))
     full = ops.reshape(
