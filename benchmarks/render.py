@@ -38,7 +38,7 @@ Usage::
 
     python benchmarks/render.py [--quick] [--backend jax] [--size 128 224] [--windows 3]
     python benchmarks/render.py --strategies lucid lucid+fused batched ours --batch 8
-    python benchmarks/render.py --paper --batch 64      # on a GPU
+    python benchmarks/render.py --paper --backend jax --batch 64 --layers Mixed_4d_Branch_2_b_3x3  # a GPU
 """
 
 from __future__ import annotations
@@ -69,7 +69,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--size", type=int, nargs="+", default=[128, 224], help="image sizes")
     parser.add_argument("--windows", type=int, default=3, help="timed windows of 11 steps (one per scale)")
     parser.add_argument("--batch", type=int, default=8, help="channels per optimization for (c)")
-    parser.add_argument("--layers", nargs="+", default=list(LAYERS), help="target layers")
+    parser.add_argument(
+        "--layers", nargs="+", help="target layers (default: three; --quick: Mixed_4d; --paper: four)"
+    )
     parser.add_argument(
         "--strategies",
         nargs="+",
@@ -89,10 +91,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="skip timing (a)'s and (c)'s convolutions alone (TensorFlow only)",
     )
     args = parser.parse_args(argv)
+    layers = list(LAYERS)
     if args.quick:
-        args.size, args.windows, args.layers = [128], 1, ["Mixed_4d_Branch_2_b_3x3"]
+        args.size, args.windows, layers = [128], 1, ["Mixed_4d_Branch_2_b_3x3"]
     if args.paper:
-        args.size, args.layers = [256], list(PAPER_LAYERS)
+        args.size, layers = [256], list(PAPER_LAYERS)
+    args.layers = args.layers or layers  # layers named on the command line win
     return args
 
 

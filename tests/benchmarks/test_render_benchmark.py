@@ -57,3 +57,13 @@ def test_convs_alone_times_every_convolution(bench):
         for adjoint in (False, True):
             seconds = bench.convs_alone_seconds(model, 32, 4, selected=selected, adjoint=adjoint)
             assert 0 < seconds < 10
+
+
+def test_layers_named_on_the_command_line_win_over_presets(bench):
+    """--paper and --quick pick sizes and layers, but --layers narrows them (one layer per device call)."""
+    assert bench.parse_args([]).layers == list(bench.LAYERS)
+    paper = bench.parse_args(["--paper"])
+    assert paper.size == [256] and paper.layers == list(bench.PAPER_LAYERS)
+    narrowed = bench.parse_args(["--paper", "--layers", "Mixed_4d_Branch_2_b_3x3"])
+    assert narrowed.size == [256] and narrowed.layers == ["Mixed_4d_Branch_2_b_3x3"]
+    assert bench.parse_args(["--quick"]).layers == ["Mixed_4d_Branch_2_b_3x3"]
