@@ -134,7 +134,12 @@ def convs_alone_seconds(model, size: int, batch: int, selected: bool, adjoint: b
     import numpy as np
     import tensorflow as tf
 
-    from visualizer.render.fused import adjoint_kernel, strided_input_gradient
+    from visualizer.render.fused import (
+        adjoint_gradient_applies,
+        adjoint_kernel,
+        phased_gradient_applies,
+        strided_input_gradient,
+    )
 
     convs = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
     probe = keras.Model(model.inputs[0], [layer.input for layer in convs])
@@ -147,8 +152,10 @@ def convs_alone_seconds(model, size: int, batch: int, selected: bool, adjoint: b
         strides, padding = layer.strides, layer.padding.upper()
         images = tf.random.uniform((batch, *shape))
         upstream = tf.nn.conv2d(images, kernel, strides, padding)
-        same = layer.strides == (1, 1) and layer.padding == "same" and all(k % 2 for k in layer.kernel_size)
-        phased = adjoint and layer.strides != (1, 1) and layer.padding == "same"
+        # The fused copy's own rules, so the timer computes what the renderer does.
+        settings = (layer.strides, layer.padding, layer.dilation_rate)
+        same = adjoint_gradient_applies(tuple(layer.kernel.shape), *settings)
+        phased = adjoint and phased_gradient_applies(*settings)
         adjoint_k = adjoint_kernel(kernel) if adjoint and same else None
         work.append((kernel, strides, padding, images, upstream, adjoint_k, phased))
 

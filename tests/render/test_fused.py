@@ -176,28 +176,23 @@ def test_renderer_sees_weights_assigned_between_renders():
     np.testing.assert_allclose(second.images, fresh.images, atol=1e-6)
 
 
+def _conv_and_input_gradient(conv, images: tf.Tensor, upstream: tf.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    with tf.GradientTape() as tape:
+        tape.watch(images)
+        outputs = conv(images)
+    return outputs.numpy(), tape.gradient(outputs, images, upstream).numpy()
+
+
 @pytest.mark.parametrize("kernel_size", [1, 3, 5])
 def test_conv_same_gradient_is_the_adjoint(float64, kernel_size):
     """conv_same's input gradient equals TensorFlow's backward-data convolution."""
     images = tf.random.stateless_normal([2, 7, 9, 5], [7, kernel_size], dtype=tf.float64)
     kernel = tf.random.stateless_normal([kernel_size, kernel_size, 5, 6], [8, kernel_size], dtype=tf.float64)
     upstream = tf.random.stateless_normal([2, 7, 9, 6], [9, kernel_size], dtype=tf.float64)
-    gradients = []
-    for conv in (lambda x: tf.nn.conv2d(x, kernel, 1, "SAME"), lambda x: conv_same(x, kernel)):
-        with tf.GradientTape() as tape:
-            tape.watch(images)
-            outputs = conv(images)
-        gradients.append((outputs.numpy(), tape.gradient(outputs, images, upstream).numpy()))
-    (value, gradient), (fast_value, fast_gradient) = gradients
+    value, gradient = _conv_and_input_gradient(lambda x: tf.nn.conv2d(x, kernel, 1, "SAME"), images, upstream)
+    fast_value, fast_gradient = _conv_and_input_gradient(lambda x: conv_same(x, kernel), images, upstream)
     np.testing.assert_allclose(fast_value, value, rtol=1e-12)
     np.testing.assert_allclose(fast_gradient, gradient, rtol=1e-12, atol=1e-12)
-
-
-def _conv_and_input_gradient(conv, images: tf.Tensor, upstream: tf.Tensor) -> tuple[np.ndarray, np.ndarray]:
-    with tf.GradientTape() as tape:
-        tape.watch(images)
-        outputs = conv(images)
-    return outputs.numpy(), tape.gradient(outputs, images, upstream).numpy()
 
 
 @pytest.mark.parametrize(

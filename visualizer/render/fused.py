@@ -60,10 +60,12 @@ __all__ = [
     "FAST_GRADIENT_MIN_BATCH",
     "FusedConv2D",
     "Passthrough",
+    "adjoint_gradient_applies",
     "adjoint_kernel",
     "conv_same",
     "conv_strided_same",
     "fuse_for_rendering",
+    "phased_gradient_applies",
     "refresh_fused",
     "select_target_channels",
     "strided_input_gradient",
@@ -74,13 +76,29 @@ FAST_GRADIENT_MIN_BATCH = 2
 Tensor = Any
 
 
-def _fast_gradient_conv(kernel_shape: tuple, strides: Any, padding: str, dilation: Any) -> bool:
+def adjoint_gradient_applies(kernel_shape: tuple, strides: Any, padding: str, dilation: Any) -> bool:
+    """Whether a convolution's input gradient is a forward convolution with its adjoint kernel (`conv_same`).
+
+    Args:
+        kernel_shape: ``(kh, kw, in, out)``; strides, padding, dilation: as in ``keras.layers.Conv2D``.
+
+    Returns:
+        True for stride-1, undilated ``"same"`` convolutions with odd kernels.
+    """
     ones = (1, 1)
     odd = all(size % 2 == 1 for size in kernel_shape[:2])
     return padding == "same" and tuple(strides) == ones and tuple(dilation) == ones and odd
 
 
-def _phased_gradient_conv(strides: Any, padding: str, dilation: Any) -> bool:
+def phased_gradient_applies(strides: Any, padding: str, dilation: Any) -> bool:
+    """Whether a convolution's input gradient is one convolution over its stride phases (`conv_strided_same`).
+
+    Args:
+        strides, padding, dilation: as in ``keras.layers.Conv2D``.
+
+    Returns:
+        True for strided, undilated ``"same"`` convolutions.
+    """
     ones = (1, 1)
     return padding == "same" and tuple(strides) != ones and tuple(dilation) == ones
 
@@ -253,8 +271,8 @@ class FusedConv2D(kl.Layer):
         # Read by RedirectedActivation when the convolution has activation="relu".
         self.activation = conv.activation
         shape = tuple(conv.kernel.shape)
-        self.fast_gradient = _fast_gradient_conv(shape, conv.strides, conv.padding, conv.dilation_rate)
-        self.phased_gradient = _phased_gradient_conv(conv.strides, conv.padding, conv.dilation_rate)
+        self.fast_gradient = adjoint_gradient_applies(shape, conv.strides, conv.padding, conv.dilation_rate)
+        self.phased_gradient = phased_gradient_applies(conv.strides, conv.padding, conv.dilation_rate)
         dtype = conv.kernel.dtype
 
         def cache(name: str, cache_shape: tuple) -> Any:
