@@ -13,6 +13,16 @@ Two more, on request with ``--strategies``, split (c)'s gain: lucid+fused
 (batch 1 with the fused copy) and batched (batch B with the model's own
 layers).
 
+And one checks (a) against Lucid's own code: **lucid-0.3.10** runs Lucid
+0.3.10's step (``make_vis_T``: its parameterization, transforms, Adam and
+redirected-ReLU override, in TF1 graph mode) on the same network frozen at
+the layer (`visualizer.models.frozen_graph.export_frozen_graph`), in a
+process of its own (``tests/helpers/lucid_oracle.py time``) that waits while
+the others run. Lucid draws its scale at random each step, so its windows
+are 33 updates (three per scale on average) instead of one per scale. It
+needs TensorFlow and the ``lucid`` package (``make install`` puts it in the
+virtualenv); the default strategies include it where both are present.
+
 All use the same parameterization, transforms and Adam. Each strategy is
 timed in steady state (after the redirected-ReLU phase) over windows of 11
 updates, one at each scale of the standard transforms, after one warm-up
@@ -44,10 +54,13 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import platform
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -58,7 +71,10 @@ PAPER_LAYERS = (
     "Mixed_4d_Branch_2_b_3x3",
     "Mixed_5c_Branch_3_b_1x1",
 )
-STRATEGIES = ("lucid", "naive", "lucid+fused", "batched", "ours")
+LUCID_ITSELF = "lucid-0.3.10"
+STRATEGIES = (LUCID_ITSELF, "lucid", "naive", "lucid+fused", "batched", "ours")
+LUCID_ORACLE = Path(__file__).resolve().parents[1] / "tests" / "helpers" / "lucid_oracle.py"
+LUCID_WINDOW = 33  # updates per window of Lucid's own step (it draws one of 11 scales at random)
 ATLAS_IMAGES = 4 * 7280  # the paper's atlas: 4 models x 7,280 channels
 
 
@@ -76,7 +92,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--strategies",
         nargs="+",
         choices=STRATEGIES,
-        help="which to time (default: lucid naive ours; --paper: ours)",
+        help=f"which to time (default: {LUCID_ITSELF} where it can run, lucid naive ours; --paper: ours)",
     )
     parser.add_argument("--paper", action="store_true", help="estimate the paper's atlas: 256 px, 1024 steps")
     parser.add_argument(
@@ -237,6 +253,63 @@ class StepTimer:
         return (time.perf_counter() - start) / self.count
 
 
+def lucid_available() -> bool:
+    """Whether Lucid's own step can be timed here: the TensorFlow backend and the ``lucid`` package."""
+    import keras
+
+    return keras.config.backend() == "tensorflow" and importlib.util.find_spec("lucid") is not None
+
+
+class LucidTimer:
+    """Lucid 0.3.10's own step on `layer` of `net`, one image, timed in a process of its own.
+
+    The network is frozen from its input to `layer` into a GraphDef under
+    `workdir`; ``lucid_oracle.py time`` builds Lucid's step on it, warms up
+    and then runs a window of `LUCID_WINDOW` updates per request, while this
+    process waits. Call `close` when done.
+    """
+
+    batch = 1
+
+    def __init__(self, net, layer: str, size: int, workdir: Path):
+        from visualizer.models.frozen_graph import export_frozen_graph
+
+        graph = workdir / f"{layer}.pb"
+        tensor = export_frozen_graph(net, layer, graph)
+        self.log = workdir / f"lucid-{layer}-{size}.log"
+        command = [sys.executable, str(LUCID_ORACLE), "time", "--graph", str(graph), "--layer", tensor]
+        with self.log.open("w") as log:
+            self.process = subprocess.Popen(
+                [*command, "--size", str(size)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                text=True,
+            )
+        self._expect_line("ready")
+
+    def _expect_line(self, expected: str | None = None) -> str:
+        line = self.process.stdout.readline().strip()
+        if not line or (expected and line != expected):
+            self.process.kill()
+            tail = self.log.read_text().strip().splitlines()[-15:]
+            raise RuntimeError(f"Lucid's timing process stopped (log {self.log}):\n" + "\n".join(tail))
+        return line
+
+    def window(self) -> float:
+        """Seconds per update over one window of `LUCID_WINDOW` updates."""
+        self.process.stdin.write(f"{LUCID_WINDOW}\n")
+        self.process.stdin.flush()
+        return float(self._expect_line())
+
+    def close(self) -> None:
+        """End the Lucid process."""
+        if self.process.poll() is None:
+            self.process.stdin.write("\n")
+            self.process.stdin.flush()
+            self.process.wait(timeout=60)
+
+
 def measure(net, layer: str, size: int, args: argparse.Namespace, strategies: list[str]) -> list[dict]:
     """Time each strategy on one layer at one size, best of `args.windows` interleaved windows.
 
@@ -246,9 +319,11 @@ def measure(net, layer: str, size: int, args: argparse.Namespace, strategies: li
     import keras
 
     from visualizer.render.fused import FAST_GRADIENT_MIN_BATCH
-    from visualizer.render.render import ChannelRenderer, truncate
+    from visualizer.render.render import ChannelRenderer, resolve_model_layer, truncate
 
+    layer = resolve_model_layer(net, layer)
     settings = {
+        LUCID_ITSELF: dict(batch=1, compile=True, truncate_model=True),
         "lucid": dict(batch=1, compile=True, truncate_model=True, fuse=False),
         "naive": dict(batch=1, compile=False, truncate_model=False, fuse=False),
         "lucid+fused": dict(batch=1, compile=True, truncate_model=True, fuse=True),
@@ -256,8 +331,12 @@ def measure(net, layer: str, size: int, args: argparse.Namespace, strategies: li
         "ours": dict(batch=args.batch, compile=True, truncate_model=True, fuse=True),
     }
     timers = {}
+    workdir = Path(tempfile.mkdtemp(prefix="vtl-bench-"))
     for name in strategies:
         config = settings[name]
+        if name == LUCID_ITSELF:
+            timers[name] = LucidTimer(net, layer, size, workdir)
+            continue
         renderer = ChannelRenderer(
             net,
             layer,
@@ -268,13 +347,18 @@ def measure(net, layer: str, size: int, args: argparse.Namespace, strategies: li
         )
         timers[name] = StepTimer(renderer, list(range(min(config["batch"], renderer.channel_count))))
     best = {name: float("inf") for name in strategies}
-    for window in range(args.windows):
-        for name in strategies:
-            if window == 0 or settings[name]["compile"]:  # one window for the slow eager one
-                best[name] = min(best[name], timers[name].window())
+    try:
+        for window in range(args.windows):
+            for name in strategies:
+                if window == 0 or settings[name]["compile"]:  # one window for the slow eager one
+                    best[name] = min(best[name], timers[name].window())
+    finally:
+        for timer in timers.values():
+            if isinstance(timer, LucidTimer):
+                timer.close()
 
     sizes = transformed_sizes(size)
-    truncated = truncate(net, timers[strategies[0]].renderer.layer)  # every strategy resolves the same layer
+    truncated = truncate(net, layer)
     convs_alone = {}
     if args.convs and keras.config.backend() == "tensorflow":
         for name in {"lucid", "ours"} & set(strategies):
@@ -343,23 +427,27 @@ def machine() -> str:
 
 
 def table(rows: list[dict], render_steps: int) -> str:
-    """A Markdown table with speedups against strategy (a)."""
+    """A Markdown table with speedups per image-step against (a), and against Lucid's own code when timed."""
+    baselines = ["lucid"] + ([LUCID_ITSELF] if any(r["strategy"] == LUCID_ITSELF for r in rows) else [])
+    headers = {"lucid": "vs (a)", LUCID_ITSELF: f"vs {LUCID_ITSELF}"}
     lines = [
-        "| layer | px | strategy | batch | ms/step | images/s | GFLOP/s | vs (a) |",
-        "|---|---|---|---|---|---|---|---|",
+        "| layer | px | strategy | batch | ms/step | images/s | GFLOP/s | "
+        + " | ".join(headers[b] for b in baselines)
+        + " |",
+        "|---|---|---|---|---|---|---|" + "---|" * len(baselines),
     ]
-    base = {(r["layer"], r["size"]): r for r in rows if r["strategy"] == "lucid"}
+    by_key = {(r["layer"], r["size"], r["strategy"]): r for r in rows}
     for r in rows:
         rate = r["batch"] / (render_steps * r["step_seconds"])
-        reference = base.get((r["layer"], r["size"]))
-        ratio = (
-            f"{rate / (reference['batch'] / (render_steps * reference['step_seconds'])):.2f}x"
-            if reference
-            else "-"
-        )
+        ratios = []
+        for baseline in baselines:
+            reference = by_key.get((r["layer"], r["size"], baseline))
+            ratios.append(
+                f"{r['batch'] * reference['step_seconds'] / r['step_seconds']:.2f}x" if reference else "-"
+            )
         lines.append(
             f"| {r['layer']} | {r['size']} | {r['strategy']} | {r['batch']} | {r['ms_per_step']:.1f} | "
-            f"{rate:.4f} | {r['gflops']:.1f} | {ratio} |"
+            f"{rate:.4f} | {r['gflops']:.1f} | " + " | ".join(ratios) + " |"
         )
     return "\n".join(lines)
 
@@ -417,7 +505,13 @@ def main(argv: list[str] | None = None) -> None:
     keras.utils.set_random_seed(0)
     # The dense head (global pooling) accepts every input size; the logits head needs 224 px.
     net = inception_v1.build(head="dense")
-    strategies = args.strategies or (["ours"] if args.paper else ["lucid", "naive", "ours"])
+    if args.strategies and LUCID_ITSELF in args.strategies and not lucid_available():
+        raise SystemExit(
+            f"{LUCID_ITSELF} needs the TensorFlow backend and the lucid package "
+            "(make install puts lucid==0.3.10 in the virtualenv); choose other --strategies."
+        )
+    default = ([LUCID_ITSELF] if lucid_available() else []) + ["lucid", "naive", "ours"]
+    strategies = args.strategies or (["ours"] if args.paper else default)
     render_steps = 1024 if args.paper else 512
     print(f"Machine: {machine()}", flush=True)
     print(

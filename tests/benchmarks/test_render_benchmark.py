@@ -46,6 +46,49 @@ def test_tables_give_ratios_against_lucid(bench):
     assert len(bench.convs_table([_row("ours", 8, 0.040, 0.016)]).splitlines()) == 2
 
 
+def test_table_adds_a_column_against_lucid_itself(bench):
+    """With Lucid 0.3.10's own step timed, every row also gets its speed-up against it."""
+    rows = [
+        _row(bench.LUCID_ITSELF, 1, 0.012, None),
+        _row("lucid", 1, 0.010, None),
+        _row("ours", 8, 0.040, None),
+    ]
+    lines = bench.table(rows, render_steps=512).splitlines()
+    assert lines[0].endswith("| vs (a) | vs lucid-0.3.10 |")
+    assert lines[1].count("---") == 9
+    assert lines[2].endswith("| 0.83x | 1.00x |")
+    assert lines[4].endswith("| 2.00x | 2.40x |")
+
+
+@pytest.mark.slow
+def test_lucid_timer_runs_lucids_own_step(bench, tmp_path):
+    """Lucid's step on a frozen small InceptionV1 answers each window, and its process ends on close."""
+    pytest.importorskip("lucid")
+    from visualizer.models import inception_v1
+
+    keras.utils.set_random_seed(0)
+    net = inception_v1.build(width=0.0625, head="dense")
+    timer = bench.LucidTimer(net, "Conv2d_2c_3x3", 32, tmp_path)
+    try:
+        seconds = [timer.window() for _ in range(2)]
+    finally:
+        timer.close()
+    assert all(0 < s < 5 for s in seconds)
+    assert timer.process.returncode == 0
+    assert (tmp_path / "Conv2d_2c_3x3.pb").stat().st_size > 0
+
+
+def test_lucid_timer_reports_a_failed_process(bench, tmp_path, monkeypatch):
+    """If Lucid's process dies before it is ready, the error carries the end of its log."""
+    failing = tmp_path / "oracle.py"
+    failing.write_text("import sys\nsys.stderr.write('lucid could not start\\n')\nsys.exit(3)\n")
+    monkeypatch.setattr(bench, "LUCID_ORACLE", failing)
+    inputs = keras.Input((None, None, 3))
+    model = keras.Model(inputs, kl.Conv2D(4, 3, padding="same", name="conv")(inputs))
+    with pytest.raises(RuntimeError, match="lucid could not start"):
+        bench.LucidTimer(model, "conv", 32, tmp_path)
+
+
 def test_convs_alone_times_every_convolution(bench):
     """The timer runs a network's convolutions (strided, selected, adjoint or not) and returns seconds."""
     inputs = keras.Input((None, None, 3))

@@ -1,10 +1,11 @@
-"""A small InceptionV1 with fixed random weights, and its export to a frozen TF1 GraphDef.
+"""A small InceptionV1 with fixed random weights, for Lucid to run as a frozen TF1 GraphDef.
 
 The Lucid parity tests need Lucid (in a TF1-style subprocess) and this
 project's renderer (Keras) to optimize exactly the same function. Both get the
 project's own network, `visualizer.models.inception_v1.build`, at a small
 width and with seeded random weights: Keras uses the model directly, Lucid
-imports the same model frozen to a GraphDef whose placeholder ``input``
+imports the same model frozen by
+`visualizer.models.frozen_graph.export_frozen_graph` to a GraphDef whose placeholder ``input``
 (``[None, None, None, 3]``) takes images in [0, 1], exactly what the Keras
 model takes (it maps them to slim's [-1, 1] itself). So the Lucid ``Model``
 subclass that loads the graph must use ``image_value_range = (0, 1)``: Lucid
@@ -17,14 +18,12 @@ real model.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import keras
 import numpy as np
 
 from visualizer.models import inception_v1
 
-__all__ = ["build_model", "export_frozen_graph", "truncated"]
+__all__ = ["build_model", "truncated"]
 
 
 def build_model(width: float = 0.125, seed: int = 0) -> keras.Model:
@@ -63,34 +62,3 @@ def build_model(width: float = 0.125, seed: int = 0) -> keras.Model:
 def truncated(model: keras.Model, layer: str) -> keras.Model:
     """Return the sub-model from `model`'s input to the output of layer `layer` (a Keras layer name)."""
     return keras.Model(model.input, model.get_layer(layer).output, name=f"{model.name}_to_{layer}")
-
-
-def export_frozen_graph(model: keras.Model, layer: str, path: str | Path) -> str:
-    """Freeze `model` truncated at `layer` into a TF1 GraphDef file.
-
-    Args:
-        model: a model from `build_model` (any functional Keras model taking
-            NHWC float32 images).
-        layer: Keras name of the layer whose output Lucid will read.
-        path: where to write the serialized GraphDef (``.pb``).
-
-    Returns:
-        The name of the layer's output tensor in the frozen graph
-        (``"<layer>:0"``); the input placeholder is ``input:0``.
-    """
-    import tensorflow as tf
-    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
-
-    probe = truncated(model, layer)
-
-    @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32, name="input")])
-    def forward(images: tf.Tensor) -> tf.Tensor:
-        return tf.identity(probe(images, training=False), name=layer)
-
-    frozen = convert_variables_to_constants_v2(forward.get_concrete_function())
-    graph_def = frozen.graph.as_graph_def()
-    names = {node.name for node in graph_def.node}
-    if layer not in names or "input" not in names:
-        raise RuntimeError(f"Frozen graph lacks the 'input' placeholder or the {layer!r} output node.")
-    Path(path).write_bytes(graph_def.SerializeToString())
-    return f"{layer}:0"

@@ -20,6 +20,20 @@ transforms is built, so a run is reproducible. The graph is imported by a
 ``image_value_range``. Writes ``images`` ``[N, size, size, 3]`` float32 in
 (0, 1), ``channels`` and ``seconds`` (wall time of ``render_vis``).
 
+``time``: time Lucid's own optimization step, window by window, for the
+render benchmark (``benchmarks/render.py``, strategy ``lucid-0.3.10``):
+
+    python lucid_oracle.py time --graph model.pb --layer 'Mixed_4d:0' --channel 0 --size 224
+
+builds what ``render_vis`` builds for one image (``make_vis_T`` with the
+objective ``channel(layer, channel)``, the same parameterization, transforms,
+optimizer and redirected-ReLU override as ``render``), runs ``--warmup``
+updates, prints ``ready`` and then serves stdin: each line holding a number N
+runs N updates as ``render_vis`` does (``session.run([loss, vis_op])``) and
+answers with the seconds per update; an empty line or end of input ends it.
+The benchmark's own strategies run while this process waits for its next
+line, so the two never compete for the cores.
+
 ``spectrum``: evaluate Lucid's parameterization on a given spectrum:
 
     python lucid_oracle.py spectrum --spectrum spectrum.npy --size 64 --out image.npz
@@ -44,7 +58,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import lucid_shim  # noqa: E402
 
-__all__ = ["main", "render", "spectrum_image"]
+__all__ = ["main", "render", "serve_step_timing", "spectrum_image"]
 
 
 def _import_lucid():
@@ -75,19 +89,7 @@ def render(
     """
     tf, Model, objectives, param, render_module, transform = _import_lucid()
 
-    class FrozenGraphModel(Model):
-        """A frozen GraphDef from disk, read directly (no Lucid I/O or cache)."""
-
-        model_path = str(graph)
-        image_shape = (None, None, 3)
-        image_value_range = value_range
-
-    FrozenGraphModel.input_name = input_name
-    model = FrozenGraphModel()
-    graph_def = tf.GraphDef.FromString(Path(graph).read_bytes())
-    for node in graph_def.node:
-        node.device = ""
-    model._graph_def = graph_def
+    model = _frozen_graph_model(Model, tf, graph, input_name, value_range)
 
     objective = sum(
         (objectives.channel(layer, channel, batch=slot) for slot, channel in enumerate(channels)),
@@ -114,6 +116,62 @@ def render(
     )
     seconds = time.perf_counter() - start
     return np.asarray(images[-1], dtype=np.float32), seconds
+
+
+def _frozen_graph_model(Model, tf, graph: Path, input_name: str, value_range: tuple[float, float]):
+    """A Lucid `Model` for the frozen GraphDef at `graph`, read directly (no Lucid I/O or cache)."""
+
+    class FrozenGraphModel(Model):
+        model_path = str(graph)
+        image_shape = (None, None, 3)
+        image_value_range = value_range
+
+    FrozenGraphModel.input_name = input_name
+    model = FrozenGraphModel()
+    graph_def = tf.GraphDef.FromString(Path(graph).read_bytes())
+    for node in graph_def.node:
+        node.device = ""
+    model._graph_def = graph_def
+    return model
+
+
+def serve_step_timing(
+    graph: Path,
+    layer: str,
+    channel: int,
+    size: int,
+    seed: int = 0,
+    warmup: int = 33,
+    input_name: str = "input",
+    value_range: tuple[float, float] = (0.0, 1.0),
+) -> None:
+    """Time Lucid's optimization step on stdin's request; see the module docstring (``time``)."""
+    tf, Model, objectives, param, render_module, transform = _import_lucid()
+    model = _frozen_graph_model(Model, tf, graph, input_name, value_range)
+    with tf.Graph().as_default(), tf.Session() as session:
+        tf.set_random_seed(seed)
+        np.random.seed(seed)
+        T = render_module.make_vis_T(
+            model,
+            objectives.channel(layer, channel),
+            param_f=lambda: param.image(size, batch=1, fft=True, decorrelate=True),
+            optimizer=tf.train.AdamOptimizer(0.05),
+            transforms=list(transform.standard_transforms),
+            relu_gradient_override=True,
+        )
+        fetches = [T("loss"), T("vis_op")]
+        tf.global_variables_initializer().run()
+        for _ in range(warmup):  # past the 16 redirected-ReLU steps, through many transform sizes
+            session.run(fetches)
+        print("ready", flush=True)
+        for line in sys.stdin:
+            if not line.strip():
+                break
+            updates = int(line)
+            start = time.perf_counter()
+            for _ in range(updates):
+                session.run(fetches)
+            print((time.perf_counter() - start) / updates, flush=True)
 
 
 def spectrum_image(
@@ -165,6 +223,15 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     run.add_argument("--input-name", default="input")
     run.add_argument("--value-range", type=float, nargs=2, default=(0.0, 1.0), metavar=("LO", "HI"))
     run.add_argument("--out", type=Path, required=True)
+    timing = modes.add_parser("time", help="time Lucid's step, a window of updates per line of stdin")
+    timing.add_argument("--graph", type=Path, required=True, help="frozen GraphDef (.pb)")
+    timing.add_argument("--layer", required=True, help="tensor name in the graph, e.g. 'Mixed_4d:0'")
+    timing.add_argument("--channel", type=int, default=0)
+    timing.add_argument("--size", type=int, default=128)
+    timing.add_argument("--seed", type=int, default=0)
+    timing.add_argument("--warmup", type=int, default=33, help="updates before the first window")
+    timing.add_argument("--input-name", default="input")
+    timing.add_argument("--value-range", type=float, nargs=2, default=(0.0, 1.0), metavar=("LO", "HI"))
     spec = modes.add_parser("spectrum", help="evaluate fft_image + to_valid_rgb on a given spectrum")
     spec.add_argument("--spectrum", type=Path, required=True, help=".npy, float32 (2, B, 3, H, Wf)")
     spec.add_argument("--size", type=int, required=True, help="image height")
@@ -189,6 +256,17 @@ def main(argv: list[str] | None = None) -> None:
             value_range=tuple(args.value_range),
         )
         np.savez(args.out, images=images, channels=np.asarray(channels), seconds=seconds)
+    elif args.mode == "time":
+        serve_step_timing(
+            args.graph,
+            args.layer,
+            args.channel,
+            args.size,
+            args.seed,
+            args.warmup,
+            input_name=args.input_name,
+            value_range=tuple(args.value_range),
+        )
     else:
         spectrum = np.load(args.spectrum)
         images, spatial = spectrum_image(spectrum, args.size, args.width)

@@ -96,3 +96,30 @@ def test_refuses_forbidden_ops_inside_functions():
     node.name, node.op = "inner", "WriteFile"
     with pytest.raises(fg.UnsafeGraphError, match="WriteFile"):
         fg.check_graph_def(graph_def)
+
+
+def test_export_frozen_graph_round_trip(tmp_path):
+    """A Keras network frozen at a layer and imported again computes that layer, at any image size."""
+    from visualizer.models import inception_v1
+
+    keras.utils.set_random_seed(0)
+    net = inception_v1.build(width=0.0625, head="dense")
+    path = tmp_path / "inception.pb"
+    tensor = fg.export_frozen_graph(net, "Mixed_3b", path)
+    assert tensor == "Mixed_3b:0"
+    imported = fg.frozen_graph_model(path, [tensor], image_value_range=(0.0, 1.0))
+    truncated = keras.Model(net.inputs[0], net.get_layer("Mixed_3b").output)
+    for size in (64, 71):
+        images = np.random.default_rng(size).random((2, size, size, 3)).astype("float32")
+        expected = truncated(images, training=False).numpy()
+        np.testing.assert_allclose(imported(images).numpy(), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_export_frozen_graph_unknown_layer(tmp_path):
+    """An unknown layer is refused with close names listed, and nothing is written."""
+    from visualizer.models import inception_v1
+
+    net = inception_v1.build(width=0.0625, head="dense")
+    with pytest.raises(ValueError, match="Mixed_3b.*close names: Mixed_3b"):
+        fg.export_frozen_graph(net, "Mixed_3bb", tmp_path / "x.pb")
+    assert not (tmp_path / "x.pb").exists()

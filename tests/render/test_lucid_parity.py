@@ -122,9 +122,11 @@ def small_network(tmp_path_factory: pytest.TempPathFactory) -> tuple[object, Pat
     """The width-0.125 InceptionV1 with seeded weights, and its frozen graph truncated at `LAYER`."""
     import frozen_models
 
+    from visualizer.models.frozen_graph import export_frozen_graph
+
     model = frozen_models.build_model(width=0.125, seed=0)
     graph = tmp_path_factory.mktemp("lucid_parity") / "network.pb"
-    tensor = frozen_models.export_frozen_graph(model, LAYER, graph)
+    tensor = export_frozen_graph(model, LAYER, graph)
     return model, graph, tensor
 
 

@@ -11,6 +11,11 @@ them by tensor name (or by catalogue alias, for slim InceptionV1 graphs).
 A GraphDef is a program: before importing one, every op (including those
 in its function library) is checked, and graphs with ops that touch files,
 the network or Python are refused. TensorFlow backend only.
+
+`export_frozen_graph` goes the other way: it freezes a Keras model, cut at
+one of its layers, into such a graph (placeholder ``input``, images in
+[0, 1]), so that Lucid's own code can run this project's networks (the
+parity tests and the benchmark's ``lucid-0.3.10`` row do).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ __all__ = [
     "FrozenGraphLayer",
     "UnsafeGraphError",
     "check_graph_def",
+    "export_frozen_graph",
     "frozen_graph_model",
     "load_graph_def",
     "render_frozen_graph_channels",
@@ -354,3 +360,55 @@ def render_frozen_graph_channels(
 
     model = frozen_graph_model(graph, [tensor], input_name, image_shape, image_value_range, is_bgr)
     return render_channels(model, _keras_name(_tensor_name(tensor)), channels, **render_kwargs)
+
+
+def export_frozen_graph(model: keras.Model, layer: str, path: str | Path, input_name: str = "input") -> str:
+    """Freeze `model` from its input to `layer`'s output into a Lucid-style GraphDef file.
+
+    The graph takes images in [0, 1] exactly as `model` does (so its Lucid
+    metadata is ``image_value_range = (0, 1)``), of any height and width,
+    with the weights as constants and the network in inference mode.
+
+    Args:
+        model: a functional Keras model with one image input (NHWC float32).
+        layer: the Keras name of the layer whose output the graph ends at.
+        path: where to write the serialized ``GraphDef`` (``.pb``).
+        input_name: the name of the input placeholder.
+
+    Returns:
+        The name of `layer`'s output tensor in the graph (``"<layer>:0"``).
+
+    Raises:
+        RuntimeError: the Keras backend is not TensorFlow.
+        ValueError: `layer` is not a layer of `model` (the message lists close names).
+    """
+    if keras.config.backend() != "tensorflow":
+        raise RuntimeError(
+            f"Freezing a TF1 graph needs the TensorFlow backend; KERAS_BACKEND is {keras.config.backend()!r}."
+        )
+    import difflib
+
+    import tensorflow as tf
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+    names = [candidate.name for candidate in model.layers]
+    if layer not in names:
+        close = difflib.get_close_matches(layer, names, n=5)
+        raise ValueError(
+            f"Model {model.name!r} has no layer {layer!r}; close names: {', '.join(close) or 'none'}."
+        )
+    truncated = keras.Model(model.inputs[0], model.get_layer(layer).output, name=f"{model.name}_to_{layer}")
+
+    channels = model.inputs[0].shape[-1]
+
+    @tf.function(input_signature=[tf.TensorSpec([None, None, None, channels], tf.float32, name=input_name)])
+    def forward(images: tf.Tensor) -> tf.Tensor:
+        return tf.identity(truncated(images, training=False), name=layer)
+
+    graph_def = convert_variables_to_constants_v2(forward.get_concrete_function()).graph.as_graph_def()
+    if not {layer, input_name} <= {node.name for node in graph_def.node}:
+        raise RuntimeError(
+            f"The frozen graph lacks the {input_name!r} placeholder or the {layer!r} output node."
+        )
+    Path(path).write_bytes(graph_def.SerializeToString())
+    return f"{layer}:0"
