@@ -7,7 +7,7 @@ CONFIG ?= configs/demo.toml
 ATLAS ?= atlas/demo
 PYTEST_ARGS ?=
 
-.PHONY: install render train site serve test test-fast bench bench-site lint format clean screenshots
+.PHONY: install render train site serve test test-fast bench bench-site device-wheels lint format clean screenshots
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,15 @@ bench: $(STAMP)
 # Builds the gallery from a generated 30,000-image atlas (about 1 GB under build/, several minutes).
 bench-site: $(STAMP)
 	$(PY) benchmarks/site.py
+
+# Wheels the GPU machine lacks (Keras and its namex and optree, for its Python 3.12), for
+# benchmarks/device_check.sh; carry .whl with the call. The versions are the virtualenv's.
+device-wheels: $(STAMP)
+	grep -qx '/.whl/' .git/info/exclude || echo '/.whl/' >> .git/info/exclude
+	$(PY) -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+		--platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64 \
+		--platform manylinux2014_x86_64 -d .whl \
+		$$($(PY) -m pip list --format=freeze 2>/dev/null | grep -iE '^(keras|namex|optree)==')
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .

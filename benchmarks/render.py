@@ -333,19 +333,24 @@ def measure(net, layer: str, size: int, args: argparse.Namespace, strategies: li
     timers = {}
     workdir = Path(tempfile.mkdtemp(prefix="vtl-bench-"))
     for name in strategies:
-        config = settings[name]
+        config, started = settings[name], time.perf_counter()
         if name == LUCID_ITSELF:
             timers[name] = LucidTimer(net, layer, size, workdir)
-            continue
-        renderer = ChannelRenderer(
-            net,
-            layer,
-            size=size,
-            compile=config["compile"],
-            truncate_model=config["truncate_model"],
-            fuse=config["fuse"],
+        else:
+            renderer = ChannelRenderer(
+                net,
+                layer,
+                size=size,
+                compile=config["compile"],
+                truncate_model=config["truncate_model"],
+                fuse=config["fuse"],
+            )
+            timers[name] = StepTimer(renderer, list(range(min(config["batch"], renderer.channel_count))))
+        print(
+            f"  {layer} {size}px {name}: ready in {time.perf_counter() - started:.0f} s (compiled, warm)",
+            file=sys.stderr,
+            flush=True,
         )
-        timers[name] = StepTimer(renderer, list(range(min(config["batch"], renderer.channel_count))))
     best = {name: float("inf") for name in strategies}
     try:
         for window in range(args.windows):
