@@ -57,6 +57,7 @@ import argparse
 import importlib.util
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -293,7 +294,7 @@ class LucidTimer:
         if not line or (expected and line != expected):
             self.process.kill()
             tail = self.log.read_text().strip().splitlines()[-15:]
-            raise RuntimeError(f"Lucid's timing process stopped (log {self.log}):\n" + "\n".join(tail))
+            raise RuntimeError("Lucid's timing process stopped; the end of its log:\n" + "\n".join(tail))
         return line
 
     def window(self) -> float:
@@ -331,28 +332,28 @@ def measure(net, layer: str, size: int, args: argparse.Namespace, strategies: li
         "ours": dict(batch=args.batch, compile=True, truncate_model=True, fuse=True),
     }
     timers = {}
-    workdir = Path(tempfile.mkdtemp(prefix="vtl-bench-"))
-    for name in strategies:
-        config, started = settings[name], time.perf_counter()
-        if name == LUCID_ITSELF:
-            timers[name] = LucidTimer(net, layer, size, workdir)
-        else:
-            renderer = ChannelRenderer(
-                net,
-                layer,
-                size=size,
-                compile=config["compile"],
-                truncate_model=config["truncate_model"],
-                fuse=config["fuse"],
-            )
-            timers[name] = StepTimer(renderer, list(range(min(config["batch"], renderer.channel_count))))
-        print(
-            f"  {layer} {size}px {name}: ready in {time.perf_counter() - started:.0f} s (compiled, warm)",
-            file=sys.stderr,
-            flush=True,
-        )
     best = {name: float("inf") for name in strategies}
+    workdir = Path(tempfile.mkdtemp(prefix="vtl-bench-"))  # Lucid's frozen graph and log
     try:
+        for name in strategies:
+            config, started = settings[name], time.perf_counter()
+            if name == LUCID_ITSELF:
+                timers[name] = LucidTimer(net, layer, size, workdir)
+            else:
+                renderer = ChannelRenderer(
+                    net,
+                    layer,
+                    size=size,
+                    compile=config["compile"],
+                    truncate_model=config["truncate_model"],
+                    fuse=config["fuse"],
+                )
+                timers[name] = StepTimer(renderer, list(range(min(config["batch"], renderer.channel_count))))
+            print(
+                f"  {layer} {size}px {name}: ready in {time.perf_counter() - started:.0f} s (compiled, warm)",
+                file=sys.stderr,
+                flush=True,
+            )
         for window in range(args.windows):
             for name in strategies:
                 if window == 0 or settings[name]["compile"]:  # one window for the slow eager one
@@ -361,6 +362,7 @@ def measure(net, layer: str, size: int, args: argparse.Namespace, strategies: li
         for timer in timers.values():
             if isinstance(timer, LucidTimer):
                 timer.close()
+        shutil.rmtree(workdir, ignore_errors=True)
 
     sizes = transformed_sizes(size)
     truncated = truncate(net, layer)

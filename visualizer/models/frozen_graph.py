@@ -20,6 +20,7 @@ parity tests and the benchmark's ``lucid-0.3.10`` row do).
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -386,8 +387,6 @@ def export_frozen_graph(model: keras.Model, layer: str, path: str | Path, input_
         raise RuntimeError(
             f"Freezing a TF1 graph needs the TensorFlow backend; KERAS_BACKEND is {keras.config.backend()!r}."
         )
-    import difflib
-
     import tensorflow as tf
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
@@ -398,7 +397,6 @@ def export_frozen_graph(model: keras.Model, layer: str, path: str | Path, input_
             f"Model {model.name!r} has no layer {layer!r}; close names: {', '.join(close) or 'none'}."
         )
     truncated = keras.Model(model.inputs[0], model.get_layer(layer).output, name=f"{model.name}_to_{layer}")
-
     channels = model.inputs[0].shape[-1]
 
     @tf.function(input_signature=[tf.TensorSpec([None, None, None, channels], tf.float32, name=input_name)])
