@@ -4,12 +4,12 @@ The Lucid parity tests need Lucid (in a TF1-style subprocess) and this
 project's renderer (Keras) to optimize exactly the same function. Both get the
 project's own network, `visualizer.models.inception_v1.build`, at a small
 width and with seeded random weights: Keras uses the model directly, Lucid
-imports the same model frozen by
-`visualizer.models.frozen_graph.export_frozen_graph` to a GraphDef whose placeholder ``input``
-(``[None, None, None, 3]``) takes images in [0, 1], exactly what the Keras
-model takes (it maps them to slim's [-1, 1] itself). So the Lucid ``Model``
-subclass that loads the graph must use ``image_value_range = (0, 1)``: Lucid
-maps its [0, 1] image with ``lo + x * (hi - lo)``, which is then the identity.
+imports the same model frozen by `visualizer.models.frozen_graph.export_frozen_graph`
+to a GraphDef whose placeholder ``input`` (``[None, None, None, 3]``) takes
+images in [0, 1], exactly what the Keras model takes (it maps them to slim's
+[-1, 1] itself). So the Lucid ``Model`` subclass that loads the graph must use
+``image_value_range = (0, 1)``: Lucid maps its [0, 1] image with
+``lo + x * (hi - lo)``, which is then the identity.
 
 Every ReLU in the Keras model is a ``Relu`` op in the frozen graph, so Lucid's
 redirected-ReLU gradient override applies to all of them, as it would to a
@@ -23,7 +23,7 @@ import numpy as np
 
 from visualizer.models import inception_v1
 
-__all__ = ["build_model", "truncated"]
+__all__ = ["build_model"]
 
 
 def build_model(width: float = 0.125, seed: int = 0) -> keras.Model:
@@ -57,8 +57,3 @@ def build_model(width: float = 0.125, seed: int = 0) -> keras.Model:
                 value = rng.normal(0.0, (2.0 / fan_in) ** 0.5, shape)
             variable.assign(value.astype("float32"))
     return model
-
-
-def truncated(model: keras.Model, layer: str) -> keras.Model:
-    """Return the sub-model from `model`'s input to the output of layer `layer` (a Keras layer name)."""
-    return keras.Model(model.input, model.get_layer(layer).output, name=f"{model.name}_to_{layer}")

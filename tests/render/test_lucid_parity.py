@@ -132,9 +132,9 @@ def small_network(tmp_path_factory: pytest.TempPathFactory) -> tuple[object, Pat
 
 def _channel_objectives(model: object, images: np.ndarray) -> np.ndarray:
     """Spatial mean of channel ``CHANNELS[i]`` of `LAYER` on image i (untransformed)."""
-    import frozen_models
+    from visualizer.render.render import truncate
 
-    probe = frozen_models.truncated(model, LAYER)
+    probe = truncate(model, LAYER)
     acts = np.asarray(probe(images.astype(np.float32), training=False))
     return acts.mean(axis=(1, 2))[np.arange(len(CHANNELS)), list(CHANNELS)]
 
