@@ -96,26 +96,34 @@ def render(
         0,
     )
 
-    def param_f():
-        # render_vis builds a fresh graph and calls param_f first inside it, so
-        # seeding here fixes every random op the transforms create afterwards.
-        tf.set_random_seed(seed)
-        return param.image(size, batch=len(channels), fft=True, decorrelate=True)
-
     np.random.seed(seed)
     start = time.perf_counter()
     images = render_module.render_vis(
         model,
         objective,
-        param_f=param_f,
-        optimizer=tf.train.AdamOptimizer(0.05),
-        transforms=list(transform.standard_transforms),
         thresholds=(steps,),
         verbose=False,
-        relu_gradient_override=True,
+        **_lucid_settings(tf, param, transform, size, len(channels), seed),
     )
     seconds = time.perf_counter() - start
     return np.asarray(images[-1], dtype=np.float32), seconds
+
+
+def _lucid_settings(tf, param, transform, size: int, batch: int, seed: int) -> dict:
+    """``render_vis`` and ``make_vis_T`` arguments: FFT decorrelated image, Adam 0.05, standard transforms."""
+
+    def param_f():
+        # Lucid calls param_f first inside the graph it builds, so seeding here
+        # fixes every random op the transforms create afterwards.
+        tf.set_random_seed(seed)
+        return param.image(size, batch=batch, fft=True, decorrelate=True)
+
+    return dict(
+        param_f=param_f,
+        optimizer=tf.train.AdamOptimizer(0.05),
+        transforms=list(transform.standard_transforms),
+        relu_gradient_override=True,
+    )
 
 
 def _frozen_graph_model(Model, tf, graph: Path, input_name: str, value_range: tuple[float, float]):
@@ -148,16 +156,10 @@ def serve_step_timing(
     """Time Lucid's optimization step on stdin's request; see the module docstring (``time``)."""
     tf, Model, objectives, param, render_module, transform = _import_lucid()
     model = _frozen_graph_model(Model, tf, graph, input_name, value_range)
+    np.random.seed(seed)
     with tf.Graph().as_default(), tf.Session() as session:
-        tf.set_random_seed(seed)
-        np.random.seed(seed)
         T = render_module.make_vis_T(
-            model,
-            objectives.channel(layer, channel),
-            param_f=lambda: param.image(size, batch=1, fft=True, decorrelate=True),
-            optimizer=tf.train.AdamOptimizer(0.05),
-            transforms=list(transform.standard_transforms),
-            relu_gradient_override=True,
+            model, objectives.channel(layer, channel), **_lucid_settings(tf, param, transform, size, 1, seed)
         )
         fetches = [T("loss"), T("vis_op")]
         tf.global_variables_initializer().run()
