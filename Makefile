@@ -6,8 +6,10 @@ STAMP := $(VENV)/.installed
 CONFIG ?= configs/demo.toml
 ATLAS ?= atlas/demo
 PYTEST_ARGS ?=
+# Render processes for `make render` (vtl render --workers): a number, or auto (one per CPU).
+WORKERS ?= auto
 
-.PHONY: install render train site serve test test-fast bench bench-site device-wheels lint format clean screenshots
+.PHONY: install render train site serve test test-fast bench bench-site bench-atlas device-wheels lint format clean screenshots
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +27,7 @@ train: $(STAMP)
 # Trains the demo models first when they are missing (training resumes and skips finished models).
 render: $(STAMP)
 	$(VENV)/bin/vtl train --config $(CONFIG)
-	$(VENV)/bin/vtl render --config $(CONFIG)
+	$(VENV)/bin/vtl render --config $(CONFIG) --workers $(WORKERS)
 
 site: $(STAMP)
 	$(VENV)/bin/vtl site --atlas $(ATLAS) --out dist
@@ -42,6 +44,11 @@ test-fast: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/render.py
+
+# Trains the demo models when they are missing, then renders the demo atlas twice (about 9 minutes on 2 cores).
+bench-atlas: $(STAMP)
+	$(VENV)/bin/vtl train --config $(CONFIG)
+	$(PY) benchmarks/atlas.py --config $(CONFIG)
 
 # Builds the gallery from a generated 30,000-image atlas (about 1 GB under build/, several minutes).
 bench-site: $(STAMP)

@@ -47,10 +47,11 @@ def _load(args: argparse.Namespace):
 
 def _errors():
     from visualizer.atlas.pngio import AtlasWriteError
+    from visualizer.atlas.workers import RenderWorkerError
     from visualizer.config import ConfigError
     from visualizer.models.layers import UnknownLayerError
 
-    return (ConfigError, AtlasWriteError, UnknownLayerError, FileNotFoundError, ValueError)
+    return (ConfigError, AtlasWriteError, UnknownLayerError, FileNotFoundError, ValueError, RenderWorkerError)
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
@@ -85,10 +86,13 @@ def _cmd_plan(args: argparse.Namespace) -> int:
 
 def _cmd_render(args: argparse.Namespace) -> int:
     from visualizer.atlas.job import render_atlas
+    from visualizer.atlas.workers import resolve_workers
 
     try:
         config, models, shard = _load(args)
-        summary = render_atlas(config, shard=shard, models=models, progress=not args.quiet)
+        summary = render_atlas(
+            config, shard=shard, models=models, progress=not args.quiet, workers=resolve_workers(args.workers)
+        )
     except _errors() as error:
         print(f"vtl render: {error}", file=sys.stderr)
         return 2
@@ -139,6 +143,12 @@ def register(commands: argparse._SubParsersAction) -> None:
     render = commands.add_parser("render", help="render the atlas a config describes (resumable)")
     _common(render)
     render.add_argument("--quiet", action="store_true", help="no progress bar")
+    render.add_argument(
+        "--workers",
+        default="1",
+        help="processes rendering side by side, each with an equal share of the CPUs: a number, or 'auto' "
+        "for one per CPU (faster on CPUs; keep 1 on a GPU and use --shard per GPU). Default: %(default)s",
+    )
     render.set_defaults(run=_cmd_render)
 
     cat = commands.add_parser("catalog", help="rebuild or check an atlas catalog")

@@ -3,15 +3,16 @@
 The order of work: check everything that can be checked before rendering
 (snapshots trained, atlas writable), reconcile the catalog with the files a
 previous run may have left, then render batch by batch, writing each image
-atomically and indexing it. Killing the process at any moment loses at most
-the batch in flight; a rerun skips what exists.
+atomically and indexing it, in this process or in several worker processes
+(`visualizer.atlas.workers`). Killing the run at any moment loses at most
+the batches in flight; a rerun skips what exists.
 """
 
 from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +24,14 @@ from visualizer.atlas.pngio import AtlasWriteError, to_uint8, write_png_atomic
 from visualizer.config import Config, ConfigError
 from visualizer.train.snapshots import load_snapshot, read_meta, snapshot_dir
 
-__all__ = ["RenderSummary", "check_atlas_writable", "check_snapshots", "plan_summary", "render_atlas"]
+__all__ = [
+    "BatchRenderer",
+    "RenderSummary",
+    "check_atlas_writable",
+    "check_snapshots",
+    "plan_summary",
+    "render_atlas",
+]
 
 
 @dataclass
@@ -105,6 +113,7 @@ def render_atlas(
     shard: tuple[int, int] | None = None,
     models: Sequence[str] | None = None,
     progress: bool = True,
+    workers: int = 1,
 ) -> RenderSummary:
     """Render the config's plan (or one shard of it) into its atlas directory.
 
@@ -113,6 +122,9 @@ def render_atlas(
         shard: (index, count), 0-based, to render a deterministic share.
         models: restrict to these models.
         progress: show a progress bar with images done, rate and ETA.
+        workers: processes rendering batches side by side on this machine
+            (``visualizer.atlas.workers``); 1 renders in this process. The
+            images are the same for any number of workers.
 
     Returns:
         A `RenderSummary`.
@@ -120,11 +132,12 @@ def render_atlas(
     Raises:
         ConfigError: a snapshot is not trained, or the plan is invalid (before any rendering).
         AtlasWriteError: the atlas cannot be written (nothing rendered is lost).
+        ValueError: `workers` is below 1.
     """
     from tqdm import tqdm
 
-    from visualizer.render.backend import kernel_library  # imports Keras: only when rendering
-
+    if workers < 1:
+        raise ValueError(f"workers must be 1 or more, got {workers}.")
     start = time.perf_counter()
     plan = make_plan(config, models=models, with_costs=shard is not None)
     if shard is not None:
@@ -140,86 +153,116 @@ def render_atlas(
     summary = RenderSummary(planned=plan.image_count, existing=sum(done))
     remaining = plan.image_count - summary.existing
 
-    settings = {
-        "size": config.render.size,
-        "steps": config.render.steps,
-        "param": config.render.param,
-        "transforms": config.render.transforms,
-        "decorrelate": config.render.decorrelate,
-        "config_hash": config.digest(),
-        "kernels": kernel_library(),
-    }
-    runs_dir = config.resolve_path(config.project.runs_dir)
     bar = tqdm(total=remaining, unit="img", desc="render", disable=not progress, dynamic_ncols=True)
-    loaded: tuple[tuple[str, str], object] | None = None
     with Catalog(atlas_dir) as catalog:
         catalog.set_meta("title", config.project.name)
         catalog.set_meta("config_hash", config.digest())
-        for batch in todo:
-            if loaded is None or loaded[0] != (batch.model, batch.snapshot):
-                loaded = (
-                    (batch.model, batch.snapshot),
-                    load_snapshot(runs_dir, batch.model, batch.snapshot)[0],
-                )
-            bar.set_postfix_str(f"{batch.model}/{batch.snapshot} {batch.layer}", refresh=False)
-            written, failed = _render_batch(
-                loaded[1], batch, metas[(batch.model, batch.snapshot)], config, settings, atlas_dir, catalog
-            )
+    workers = min(workers, len(todo))
+    if workers > 1:
+        from visualizer.atlas.workers import render_in_workers
+
+        bar.set_postfix_str(f"{workers} worker processes", refresh=False)
+        finished = render_in_workers(config, todo, metas, atlas_dir, workers)
+    else:
+        finished = _render_here(config, todo, metas, atlas_dir, bar)
+    try:
+        for _batch, written, failed in finished:
             summary.rendered += written
             summary.failed += failed
             bar.update(written)
-    bar.close()
+    finally:
+        finished.close()  # stops the workers when this loop ends early (an error, Ctrl-C)
+        bar.close()
     summary.seconds = time.perf_counter() - start
     return summary
 
 
-def _render_batch(
-    model,
-    batch: RenderBatch,
-    meta: dict,
-    config: Config,
-    settings: dict,
-    atlas_dir: Path,
-    catalog: Catalog,
-) -> tuple[int, int]:
-    """Render one batch and write its missing images.
+def _render_here(
+    config: Config, batches: list[RenderBatch], metas: dict, atlas_dir: Path, bar
+) -> Iterator[tuple[RenderBatch, int, int]]:
+    """Render `batches` in this process, yielding (batch, images written, channels failed) for each."""
+    renderer = BatchRenderer(config, metas, atlas_dir)
+    with Catalog(atlas_dir) as catalog:
+        for batch in batches:
+            bar.set_postfix_str(f"{batch.model}/{batch.snapshot} {batch.layer}", refresh=False)
+            yield (batch, *renderer.render(batch, catalog))
 
-    The whole batch is rendered even when some images exist, so that an image
-    never depends on what survived an interrupted run.
+
+class BatchRenderer:
+    """Renders plan batches into an atlas, keeping the last snapshot it loaded.
+
+    Args:
+        config: the experiment.
+        metas: {(model, snapshot): meta.json contents}, from `check_snapshots`.
+        atlas_dir: where the images go.
     """
-    from visualizer.models.inception_v1 import channel_count
 
-    seed = batch.seed(config.project.seed)
-    result = get_method(batch.method)(
-        model,
-        batch.layer,
-        batch.channels,
-        size=config.render.size,
-        steps=config.render.steps,
-        seed=seed,
-        transforms=config.render.transforms,
-        param=config.render.param,
-        decorrelate=config.render.decorrelate,
-    )
-    info = _model_info(meta, channel_count(model, batch.layer))
-    records = []
-    for index, key in enumerate(batch.keys):
-        path = atlas_dir / key.relpath
-        if path.is_file():
-            continue
-        record = ImageRecord(
-            key=key,
-            objective=float(result.objectives[index]),
-            settings=dict(settings, seed=seed, failed=key.channel in result.failed),
-            model_info=info,
+    def __init__(self, config: Config, metas: dict[tuple[str, str], dict], atlas_dir: Path):
+        from visualizer.render.backend import kernel_library  # imports Keras: only when rendering
+
+        self.config, self.metas, self.atlas_dir = config, metas, atlas_dir
+        self.runs_dir = config.resolve_path(config.project.runs_dir)
+        self.settings = {
+            "size": config.render.size,
+            "steps": config.render.steps,
+            "param": config.render.param,
+            "transforms": config.render.transforms,
+            "decorrelate": config.render.decorrelate,
+            "config_hash": config.digest(),
+            "kernels": kernel_library(),
+        }
+        self._loaded: tuple[tuple[str, str], object] | None = None
+
+    def model(self, batch: RenderBatch):
+        """The Keras model of the batch's snapshot (loaded once per run of batches of one snapshot)."""
+        wanted = (batch.model, batch.snapshot)
+        if self._loaded is None or self._loaded[0] != wanted:
+            self._loaded = (wanted, load_snapshot(self.runs_dir, *wanted)[0])
+        return self._loaded[1]
+
+    def render(self, batch: RenderBatch, catalog: Catalog) -> tuple[int, int]:
+        """Render one batch and write its missing images.
+
+        The whole batch is rendered even when some images exist, so that an
+        image never depends on what survived an interrupted run.
+
+        Returns:
+            (images written, channels whose optimization failed).
+        """
+        from visualizer.models.inception_v1 import channel_count
+
+        config, model = self.config, self.model(batch)
+        seed = batch.seed(config.project.seed)
+        result = get_method(batch.method)(
+            model,
+            batch.layer,
+            batch.channels,
+            size=config.render.size,
+            steps=config.render.steps,
+            seed=seed,
+            transforms=config.render.transforms,
+            param=config.render.param,
+            decorrelate=config.render.decorrelate,
         )
-        pixels = to_uint8(result.images[index])
-        record.metrics = image_metrics(pixels)
-        record.bytes = write_png_atomic(path, pixels, record.png_text())
-        record.sha256 = file_sha256(path)
-        records.append(record)
-    catalog.add_images(records)
-    return len(records), len(result.failed)
+        info = _model_info(self.metas[(batch.model, batch.snapshot)], channel_count(model, batch.layer))
+        records = []
+        for index, key in enumerate(batch.keys):
+            path = self.atlas_dir / key.relpath
+            if path.is_file():
+                continue
+            record = ImageRecord(
+                key=key,
+                objective=float(result.objectives[index]),
+                settings=dict(self.settings, seed=seed, failed=key.channel in result.failed),
+                model_info=info,
+            )
+            pixels = to_uint8(result.images[index])
+            record.metrics = image_metrics(pixels)
+            record.bytes = write_png_atomic(path, pixels, record.png_text())
+            record.sha256 = file_sha256(path)
+            records.append(record)
+        catalog.add_images(records)
+        return len(records), len(result.failed)
 
 
 def plan_summary(config: Config, plan: Plan, seconds_per_tflop: float | None = None) -> dict:
