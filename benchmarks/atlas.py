@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
@@ -28,23 +26,12 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
+from benchmarks.machine import describe_cpu  # noqa: E402
 from visualizer.atlas.catalog import check, iter_image_files  # noqa: E402
 from visualizer.atlas.job import render_atlas  # noqa: E402
 from visualizer.atlas.pngio import read_png  # noqa: E402
 from visualizer.atlas.workers import resolve_workers, worker_threads  # noqa: E402
 from visualizer.config import ConfigError, load_config  # noqa: E402
-
-
-def _machine() -> str:
-    try:
-        cpu = next(
-            line.split(":", 1)[1].strip()
-            for line in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines()
-            if line.startswith("Model name")
-        )
-    except (OSError, StopIteration):
-        cpu = platform.processor() or "unknown CPU"
-    return f"{cpu}, {os.cpu_count()} cores (nproc), Python {platform.python_version()}"
 
 
 class PeakMemory:
@@ -131,7 +118,7 @@ def main(argv: list[str] | None = None) -> None:
         shutil.rmtree(work, ignore_errors=True)
 
     config = load_config(args.config, overrides)
-    print(f"Machine: {_machine()}")
+    print(f"Machine: {describe_cpu()}")
     print(
         f"Date: {time.strftime('%Y-%m-%d')}; config {args.config}: "
         f"{rows[0]['images']} images, {config.render.size} px, {config.render.steps} steps"

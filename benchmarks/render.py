@@ -56,7 +56,6 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -409,17 +408,10 @@ def machine() -> str:
     """A one-line description of the machine and backend."""
     import keras
 
+    from benchmarks.machine import cpu_name
     from visualizer.render.backend import kernel_library
 
-    cores = os.cpu_count()
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cores, cpu = os.cpu_count(), cpu_name()
     device = "CPU"
     if keras.config.backend() == "jax":
         import jax

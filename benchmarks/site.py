@@ -13,10 +13,8 @@ from __future__ import annotations
 import argparse
 import datetime
 import os
-import platform
 import resource
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -27,19 +25,8 @@ sys.path.insert(0, str(ROOT))
 
 from fake_atlas import BENCHMARK_MODELS, ImageKey, replace_image, write_fake_atlas  # noqa: E402
 
+from benchmarks.machine import describe_cpu  # noqa: E402
 from generator.build import build_site  # noqa: E402
-
-
-def _machine() -> str:
-    try:
-        cpu = next(
-            line.split(":", 1)[1].strip()
-            for line in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines()
-            if line.startswith("Model name")
-        )
-    except (OSError, StopIteration):
-        cpu = platform.processor() or "unknown CPU"
-    return f"{cpu}, {os.cpu_count()} cores (nproc), Python {platform.python_version()}"
 
 
 def _du(path: Path) -> float:
@@ -92,7 +79,7 @@ def main() -> None:
     one, one_cpu, _ = run("one image changed")
 
     print()
-    print(f"- Machine: {_machine()}")
+    print(f"- Machine: {describe_cpu()}")
     print(f"- Date: {datetime.date.today().isoformat()}")
     print(
         f"- Atlas: {report.images:,} fake images of {args.size}x{args.size} px, {report.pages:,} pages, "

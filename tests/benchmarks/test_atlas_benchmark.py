@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from tests.helpers.benchmark_scripts import load_benchmark
 from tests.helpers.fake_runs import write_tiny_experiment
 from visualizer.atlas.pngio import write_png_atomic
-
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "atlas.py"
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("atlas_benchmark", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("atlas")
 
 
 def _atlas(root: Path, pixels: dict[str, np.ndarray]) -> Path:

@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import keras
 import pytest
 from keras import layers as kl
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "render.py"
+from tests.helpers.benchmark_scripts import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("render_benchmark", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("render")
 
 
 def _row(strategy: str, batch: int, seconds: float, convs: float | None) -> dict:
