@@ -230,16 +230,16 @@ def render_in_workers(
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+    unassigned = iter(range(len(batches)))
+
+    def hand_out(connection: Connection) -> bool:
+        """Send the worker the next batch index, or None (stop) when none is left; True if it got work."""
+        index = next(unassigned, None)
+        connection.send(index)
+        return index is not None
+
     try:
-        handed_out = 0
-        busy = []
-        for connection in owners:
-            if handed_out < len(batches):
-                connection.send(handed_out)
-                handed_out += 1
-                busy.append(connection)
-            else:
-                connection.send(None)
+        busy = [connection for connection in owners if hand_out(connection)]
         while busy:
             for connection in wait(busy):
                 try:
@@ -248,11 +248,7 @@ def render_in_workers(
                     raise _died(owners[connection]) from None
                 if kind == "error":
                     raise rest[0]
-                if handed_out < len(batches):
-                    connection.send(handed_out)
-                    handed_out += 1
-                else:
-                    connection.send(None)
+                if not hand_out(connection):
                     busy.remove(connection)
                 yield (batches[index], *rest)
         for process in processes:
@@ -262,8 +258,11 @@ def render_in_workers(
 
 
 def _stop(processes: list, connections: list[Connection]) -> None:
-    """End the workers: closing their pipes ends those waiting for work (and Ctrl-C those rendering);
-    the rest are terminated after a grace period that lets them exit cleanly."""
+    """End the workers, letting them exit by themselves first.
+
+    Closing their pipes ends those waiting for work (Ctrl-C has already ended
+    those rendering); the rest are terminated after a grace period.
+    """
     for connection in connections:
         connection.close()
     deadline = time.monotonic() + _GRACE_SECONDS
