@@ -1,9 +1,13 @@
 """Render plans: selectors, the paper's counts, sharding."""
 
+import json
+
 import pytest
 
 from tests.conftest import ROOT
+from visualizer.atlas.job import plan_summary
 from visualizer.atlas.plan import make_plan, parse_shard, select_channels, select_layers, snapshots_of
+from visualizer.cli import main
 from visualizer.config import ConfigError, load_config
 
 
@@ -101,3 +105,37 @@ def test_parse_shard():
     for bad in ("0/4", "5/4", "x/2", "2"):
         with pytest.raises(ValueError, match="i/N"):
             parse_shard(bad)
+
+
+@pytest.fixture()
+def demo_in_tmp(tmp_path):
+    config = load_config(ROOT / "configs" / "demo.toml", {"project.atlas_dir": str(tmp_path / "atlas")})
+    return config, make_plan(config)
+
+
+def test_plan_summary_estimates_flops_and_steps_of_unfinished_batches(demo_in_tmp):
+    config, plan = demo_in_tmp
+    atlas = config.resolve_path(config.project.atlas_dir)
+    full, partial = plan.batches[0], plan.batches[1]
+    for key in [*full.keys, partial.keys[0]]:
+        (atlas / key.relpath).parent.mkdir(parents=True, exist_ok=True)
+        (atlas / key.relpath).write_bytes(b"")
+    summary = plan_summary(config, plan, seconds_per_tflop=0.0, seconds_per_step=1.0)
+    assert summary["existing"] == len(full.channels) + 1
+    assert summary["remaining_batches"] == len(plan.batches) - 1  # a partial batch is rendered again
+    assert summary["remaining_steps"] == summary["seconds"] == (len(plan.batches) - 1) * plan.steps
+    flops_only = plan_summary(config, plan, seconds_per_tflop=2.0)
+    assert flops_only["tflops"] == pytest.approx((plan.flops - full.cost) / 1e12)
+    assert flops_only["seconds"] == pytest.approx(2.0 * flops_only["tflops"])
+    assert "seconds" not in plan_summary(config, plan)
+
+
+def test_vtl_plan_estimate_uses_both_terms_and_rejects_negative_rates(demo_in_tmp, capsys):
+    config, plan = demo_in_tmp
+    args = ["plan", "--config", str(config.path), "--atlas", str(config.project.atlas_dir), "--json"]
+    assert main([*args, "--seconds-per-tflop", "0", "--seconds-per-step", "0.5"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["seconds"] == pytest.approx(0.5 * len(plan.batches) * plan.steps)
+    with pytest.raises(SystemExit):
+        main([*args, "--seconds-per-step", "-1"])
+    assert "expected a number of at least 0, received '-1'" in capsys.readouterr().err

@@ -11,10 +11,13 @@ import sys
 
 __all__ = ["register"]
 
-# Seconds per TFLOP of the plan's nominal FLOPs for time estimates: the renderer
-# reached about 50 GFLOP/s on a quiet 2-core CPU (benchmarks/render.py,
-# BENCHMARKS.md). Pass --seconds-per-tflop for another machine (a GPU is far faster).
-DEFAULT_SECONDS_PER_TFLOP = 20.0
+# The time estimate of one process on a 2-core CPU (BENCHMARKS.md, "vtl plan's
+# estimate"): the full-width renderer runs at about 100 GFLOP/s at 224 px
+# (benchmarks/render.py), and the demo atlas, whose steps are mostly small
+# operations, took 358.8 s for 9,472 steps (benchmarks/atlas.py). Pass
+# --seconds-per-tflop and --seconds-per-step for another machine (a GPU is far faster).
+DEFAULT_SECONDS_PER_TFLOP = 10.0
+DEFAULT_SECONDS_PER_STEP = 0.035
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -26,6 +29,17 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--atlas", help="atlas directory (overrides project.atlas_dir)")
     parser.add_argument("--size", type=int, help="image size (overrides render.size)")
     parser.add_argument("--steps", type=int, help="optimization steps (overrides render.steps)")
+
+
+def _non_negative(text: str) -> float:
+    """An argparse type: a finite number of at least 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of at least 0, received {text!r}") from None
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number of at least 0, received {text!r}")
+    return value
 
 
 def _load(args: argparse.Namespace):
@@ -66,8 +80,8 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     except _errors() as error:
         print(f"vtl plan: {error}", file=sys.stderr)
         return 2
-    seconds_per_tflop = args.seconds_per_tflop or DEFAULT_SECONDS_PER_TFLOP
-    summary = plan_summary(config, plan, seconds_per_tflop)
+    seconds_per_tflop, seconds_per_step = args.seconds_per_tflop, args.seconds_per_step
+    summary = plan_summary(config, plan, seconds_per_tflop, seconds_per_step)
     if args.json:
         print(json.dumps(summary, indent=2))
         return 0
@@ -79,8 +93,11 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     )
     print(f"  existing   {summary['existing']:>9,}")
     print(f"  remaining  {summary['remaining']:>9,}")
-    print(f"  compute    {summary['tflops']:>9,.1f} TFLOP remaining")
-    print(f"  estimate   {hours:>9,.2f} h at {seconds_per_tflop:g} s/TFLOP (--seconds-per-tflop to change)")
+    print(f"  compute    {summary['tflops']:>9,.1f} TFLOP and {summary['remaining_steps']:,} steps remaining")
+    print(
+        f"  estimate   {hours:>9,.2f} h in one process at {seconds_per_tflop:g} s/TFLOP"
+        f" + {1000 * seconds_per_step:g} ms a step (--seconds-per-tflop, --seconds-per-step to change)"
+    )
     return 0
 
 
@@ -137,7 +154,18 @@ def register(commands: argparse._SubParsersAction) -> None:
     plan = commands.add_parser("plan", help="count the images a render would make, and estimate its time")
     _common(plan)
     plan.add_argument("--json", action="store_true", help="machine-readable output")
-    plan.add_argument("--seconds-per-tflop", type=float, help="throughput for the estimate")
+    plan.add_argument(
+        "--seconds-per-tflop",
+        type=_non_negative,
+        default=DEFAULT_SECONDS_PER_TFLOP,
+        help="seconds per TFLOP for the estimate (default: %(default)g, a 2-core CPU)",
+    )
+    plan.add_argument(
+        "--seconds-per-step",
+        type=_non_negative,
+        default=DEFAULT_SECONDS_PER_STEP,
+        help="seconds added per optimization step (default: %(default)g, a 2-core CPU)",
+    )
     plan.set_defaults(run=_cmd_plan)
 
     render = commands.add_parser("render", help="render the atlas a config describes (resumable)")

@@ -265,18 +265,32 @@ class BatchRenderer:
         return len(records), len(result.failed)
 
 
-def plan_summary(config: Config, plan: Plan, seconds_per_tflop: float | None = None) -> dict:
+def plan_summary(
+    config: Config, plan: Plan, seconds_per_tflop: float | None = None, seconds_per_step: float = 0.0
+) -> dict:
     """Count a plan's images, those already in the atlas, and estimate its cost.
 
+    The estimate has two terms: the remaining FLOPs at `seconds_per_tflop`,
+    and the remaining optimization steps (``plan.steps`` for each batch not
+    yet complete) at `seconds_per_step`, the cost of a step that does not
+    grow with the network (small operations, dispatch, per-batch set-up),
+    which dominates small networks such as the demo's.
+
+    Args:
+        config: the experiment (its atlas is read for existing images).
+        plan: the plan, or one shard of it.
+        seconds_per_tflop: seconds per TFLOP of the plan's nominal FLOPs; None
+            leaves the estimate out.
+        seconds_per_step: seconds added per optimization step.
+
     Returns:
-        A dict with images, existing, remaining, batches, tflops (remaining)
-        and, when `seconds_per_tflop` is given, the estimated seconds.
+        A dict with images, existing, remaining, batches, size, steps,
+        remaining_batches, remaining_steps, tflops (remaining) and, when
+        `seconds_per_tflop` is given, the estimated seconds in one process.
     """
     done = existing_counts(config.resolve_path(config.project.atlas_dir), plan)
     existing = sum(done)
-    remaining_flops = sum(
-        batch.cost for batch, count in zip(plan.batches, done) if count < len(batch.channels)
-    )
+    unfinished = [batch for batch, count in zip(plan.batches, done) if count < len(batch.channels)]
     result = {
         "images": plan.image_count,
         "existing": existing,
@@ -284,8 +298,10 @@ def plan_summary(config: Config, plan: Plan, seconds_per_tflop: float | None = N
         "batches": len(plan.batches),
         "size": plan.size,
         "steps": plan.steps,
-        "tflops": remaining_flops / 1e12,
+        "remaining_batches": len(unfinished),
+        "remaining_steps": len(unfinished) * plan.steps,
+        "tflops": sum(batch.cost for batch in unfinished) / 1e12,
     }
     if seconds_per_tflop is not None:
-        result["seconds"] = result["tflops"] * seconds_per_tflop
+        result["seconds"] = result["tflops"] * seconds_per_tflop + result["remaining_steps"] * seconds_per_step
     return result
