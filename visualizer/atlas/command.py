@@ -36,7 +36,7 @@ def _non_negative(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of at least 0, received {text!r}") from None
+        value = float("nan")  # fails the range check below
     if not 0 <= value < float("inf"):
         raise argparse.ArgumentTypeError(f"expected a number of at least 0, received {text!r}")
     return value
@@ -80,8 +80,7 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     except _errors() as error:
         print(f"vtl plan: {error}", file=sys.stderr)
         return 2
-    seconds_per_tflop, seconds_per_step = args.seconds_per_tflop, args.seconds_per_step
-    summary = plan_summary(config, plan, seconds_per_tflop, seconds_per_step)
+    summary = plan_summary(config, plan, args.seconds_per_tflop, args.seconds_per_step)
     if args.json:
         print(json.dumps(summary, indent=2))
         return 0
@@ -95,8 +94,8 @@ def _cmd_plan(args: argparse.Namespace) -> int:
     print(f"  remaining  {summary['remaining']:>9,}")
     print(f"  compute    {summary['tflops']:>9,.1f} TFLOP and {summary['remaining_steps']:,} steps remaining")
     print(
-        f"  estimate   {hours:>9,.2f} h in one process at {seconds_per_tflop:g} s/TFLOP"
-        f" + {1000 * seconds_per_step:g} ms a step (--seconds-per-tflop, --seconds-per-step to change)"
+        f"  estimate   {hours:>9,.2f} h in one process at {args.seconds_per_tflop:g} s/TFLOP"
+        f" + {1000 * args.seconds_per_step:g} ms a step (--seconds-per-tflop, --seconds-per-step to change)"
     )
     return 0
 
