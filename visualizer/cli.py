@@ -6,6 +6,8 @@
     vtl render --config     render the atlas
     vtl catalog rebuild|check --atlas DIR
     vtl analyse --atlas DIR             spatial-scale stability through transfer
+    vtl prior  --generator --model      channels through a StyleGAN2 generative prior
+    vtl ablate --model --channel        a channel with its largest weights negated
     vtl site   --atlas DIR --out dist
 
 Heavy imports (Keras, TensorFlow) happen inside the subcommands, so
@@ -90,6 +92,7 @@ _STAGE_COMMANDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("visualizer.train.command", ("train",)),
     ("visualizer.atlas.command", ("plan", "render", "catalog")),
     ("visualizer.analysis.command", ("analyse",)),
+    ("visualizer.prior.command", ("prior", "ablate")),
     ("generator.command", ("site",)),
 )
 

@@ -1,0 +1,153 @@
+"""Reading StyleGAN2 weights: NVlabs' TF1 pickle format (written here by a stand-in dnnlib) and .npz."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import sys
+import types
+
+import numpy as np
+import pytest
+from keras import ops
+
+from tests.prior.conftest import TINY, randomized
+from visualizer.prior.stylegan2 import WeightError
+from visualizer.prior.weights import config_from_variables, load_generator, read_tf_pickle, save_npz
+
+
+class _Network:
+    """Pickles like ``dnnlib.tflib.network.Network`` (its ``__getstate__``, version 4)."""
+
+    def __init__(self, name, variables, components=None, static_kwargs=None, version=4):
+        self.name, self.variables, self.components = name, variables, components or {}
+        self.static_kwargs, self.version = static_kwargs or {}, version
+
+    def __getstate__(self):
+        return {
+            "version": self.version,
+            "name": self.name,
+            "static_kwargs": self.static_kwargs,
+            "components": self.components,
+            "build_module_src": "raise SystemExit('the network source was executed')",
+            "build_func_name": "G_main",
+            "variables": list(self.variables.items()),
+        }
+
+
+def write_release_pickle(path, variables, static_kwargs=None, version=4):
+    """Write ``(G, D, Gs)`` as NVlabs' pickles hold them: classes from ``dnnlib.tflib.network``."""
+    module = types.ModuleType("dnnlib.tflib.network")
+    _Network.__module__, _Network.__qualname__ = "dnnlib.tflib.network", "Network"
+    module.Network = _Network
+    saved = {name: sys.modules.get(name) for name in ("dnnlib", "dnnlib.tflib", "dnnlib.tflib.network")}
+    sys.modules.update(
+        {
+            "dnnlib": types.ModuleType("dnnlib"),
+            "dnnlib.tflib": types.ModuleType("dnnlib.tflib"),
+            module.__name__: module,
+        }
+    )
+    try:
+        mapping = {k[len("mapping/") :]: v for k, v in variables.items() if k.startswith("mapping/")}
+        synthesis = {k[len("synthesis/") :]: v for k, v in variables.items() if k.startswith("synthesis/")}
+        components = {
+            "mapping": _Network("G_mapping", mapping, version=version),
+            "synthesis": _Network("G_synthesis", synthesis, version=version),
+        }
+        top = {"dlatent_avg": variables["dlatent_avg"], "lod": np.float32(0.0)}
+        gs = _Network("Gs", top, components, static_kwargs, version)
+        discriminator = _Network("D", {"Output/weight": np.zeros((4, 1), "float32")}, version=version)
+        with open(path, "wb") as stream:
+            pickle.dump((gs, discriminator, gs), stream, protocol=3)
+    finally:
+        for name, previous in saved.items():
+            if previous is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = previous
+
+
+TINY_KWARGS = {
+    "resolution": 16,
+    "fmap_base": 64,
+    "fmap_max": 16,
+    "mapping_fmaps": 12,
+    "architecture": "skip",
+    "num_channels": 3,
+    "truncation_psi": 0.5,
+}
+
+
+def test_release_pickle_loads_without_dnnlib(tmp_path):
+    source = randomized(seed=2)
+    path = tmp_path / "stylegan2-tiny.pkl"
+    write_release_pickle(path, source.variables(), TINY_KWARGS)
+    assert "dnnlib" not in sys.modules
+    loaded = load_generator(path)
+    assert loaded.config == TINY
+    for name, value in source.variables().items():
+        np.testing.assert_array_equal(loaded.variables()[name], value, err_msg=name)
+    w = np.random.default_rng(0).standard_normal((2, TINY.dlatent_size)).astype("float32")
+    np.testing.assert_array_equal(
+        ops.convert_to_numpy(loaded.synthesis(w)), ops.convert_to_numpy(source.synthesis(w))
+    )
+
+
+def test_config_is_read_from_shapes_alone(tmp_path):
+    path = tmp_path / "bare.pkl"
+    write_release_pickle(path, randomized().variables())
+    variables, kwargs = read_tf_pickle(path)
+    assert kwargs == {}
+    assert "lod" in variables and "synthesis/4x4/Const/const" in variables
+    assert config_from_variables(variables) == TINY
+
+
+def test_a_pickle_that_would_run_code_is_refused(tmp_path):
+    marker = tmp_path / "ran"
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    path = tmp_path / "evil.pkl"
+    path.write_bytes(pickle.dumps((Payload(), None, None)))
+    with pytest.raises(pickle.UnpicklingError, match="Refusing to load .*system"):
+        load_generator(path)
+    assert not marker.exists()
+
+
+def test_unsupported_options_are_named(tmp_path):
+    path = tmp_path / "resnet.pkl"
+    write_release_pickle(path, randomized().variables(), TINY_KWARGS | {"architecture": "resnet"})
+    with pytest.raises(WeightError, match="architecture='resnet' \\(supported: 'skip'\\)"):
+        load_generator(path)
+
+
+def test_old_pickles_and_other_tuples_are_refused(tmp_path):
+    old = tmp_path / "old.pkl"
+    write_release_pickle(old, randomized().variables(), version=3)
+    with pytest.raises(WeightError, match="version 3 is too old"):
+        load_generator(old)
+    other = tmp_path / "other.pkl"
+    other.write_bytes(pickle.dumps({"G_ema": None}))
+    with pytest.raises(WeightError, match="not a StyleGAN2 release pickle"):
+        load_generator(other)
+
+
+def test_npz_round_trip(tmp_path):
+    source = randomized(seed=5)
+    path = tmp_path / "tiny.npz"
+    save_npz(source, path)
+    loaded = load_generator(path)
+    assert loaded.config == TINY
+    for name, value in source.variables().items():
+        np.testing.assert_array_equal(loaded.variables()[name], value, err_msg=name)
+
+
+def test_bad_paths(tmp_path):
+    with pytest.raises(FileNotFoundError, match="No StyleGAN2 weights at"):
+        load_generator(tmp_path / "missing.pkl")
+    (tmp_path / "weights.pt").write_bytes(b"")
+    with pytest.raises(ValueError, match="valid: .pkl \\(NVlabs TF1\\), .npz"):
+        load_generator(tmp_path / "weights.pt")
