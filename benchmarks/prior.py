@@ -69,7 +69,7 @@ def main() -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--resolution", type=int, default=256)
-    parser.add_argument("--batches", type=int, nargs="+", default=[1, 4])
+    parser.add_argument("--batches", type=int, nargs="*", default=[1, 4])
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--ks", type=int, default=8)
     parser.add_argument("--ablation-steps", type=int, default=64)
@@ -84,7 +84,8 @@ def main() -> int:
         seconds = time_prior(model, generator, batch, args.steps)
         label = f"prior step, {args.resolution} px generator -> 224 px {LAYER}"
         print(f"| {label} | {batch} | {seconds:.2f} | {seconds / batch:.2f} |")
-    batched, separate = time_ablation(model, args.ks, args.ablation_steps)
+    any_size = inception_v1.build(input_size=None)  # Lucid's renderer feeds 128 px images
+    batched, separate = time_ablation(any_size, args.ks, args.ablation_steps)
     label = f"ablate, {args.ks} ks in one optimization ({args.ablation_steps} steps, 128 px)"
     print(f"| {label} | {args.ks} | {batched:.1f} | {batched / args.ks:.2f} |")
     print(f"| the same ks one network at a time | 1 | {separate:.1f} | {separate / args.ks:.2f} |")

@@ -35,6 +35,7 @@ __all__ = [
     "DatasetConfig",
     "ModelConfig",
     "NetworkConfig",
+    "PriorConfig",
     "ProjectConfig",
     "RenderConfig",
     "SelectionConfig",
@@ -125,6 +126,23 @@ class SelectionConfig:
 
 
 @dataclass
+class PriorConfig:
+    """Settings of the ``stylegan2`` method (`visualizer.prior.generative`).
+
+    generator: StyleGAN2 weights (NVlabs' TF1 ``.pkl`` or an ``.npz``); the
+    method needs it. The images have the generator's resolution; the
+    classifier sees them downscaled to `RenderConfig.size`.
+    """
+
+    generator: str = ""
+    steps: int = 256
+    lam: float = 0.01
+    learning_rate: float = 0.02
+    randomize_noise: bool = True
+    center: str = "sampled"
+
+
+@dataclass
 class RenderConfig:
     """Render settings (Lucid's defaults at the paper's size) and the plan."""
 
@@ -135,6 +153,7 @@ class RenderConfig:
     param: str = "fft"
     decorrelate: bool = True
     plan: list[SelectionConfig] = field(default_factory=list)
+    prior: PriorConfig = field(default_factory=PriorConfig)
 
 
 @dataclass
@@ -255,6 +274,17 @@ def _validate(config: Config, reader: _Reader) -> None:
             )
         if model.source == "checkpoint" and not model.checkpoint:
             reader.fail(f"{where}.checkpoint", "a checkpoint model needs the checkpoint path")
+    prior = config.render.prior
+    _check_choice(reader, "render.prior.center", prior.center, ("sampled", "stored"))
+    if prior.steps < 1:
+        reader.fail("render.prior.steps", f"must be at least 1, received {prior.steps}")
+    if prior.lam < 0:
+        reader.fail("render.prior.lam", f"must be non-negative, received {prior.lam}")
+    uses_prior = any("stylegan2" in selection.methods for selection in config.render.plan)
+    if uses_prior and not prior.generator:
+        reader.fail("render.prior.generator", "the stylegan2 method needs StyleGAN2 weights (.pkl or .npz)")
+    if uses_prior and not config.resolve_path(prior.generator).is_file():
+        reader.fail("render.prior.generator", f"no file at {str(config.resolve_path(prior.generator))!r}")
     for index, selection in enumerate(config.render.plan):
         for name in selection.models:
             if name not in names:

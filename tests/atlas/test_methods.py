@@ -33,5 +33,5 @@ def test_pooled_renders_equal_fresh_renders_for_each_snapshot():
 
 def test_unknown_method_lists_the_valid_ones():
     assert "lucid" in available_methods()
-    with pytest.raises(ValueError, match="valid: lucid"):
-        get_method("stylegan2")
+    with pytest.raises(ValueError, match="valid: lucid, stylegan2"):
+        get_method("deepdream")

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from visualizer.analysis.spatial import image_metrics
 from visualizer.atlas.catalog import Catalog, ImageRecord, file_sha256, sync
-from visualizer.atlas.methods import get_method
+from visualizer.atlas.methods import get_method, method_settings
 from visualizer.atlas.plan import Plan, RenderBatch, make_plan
 from visualizer.atlas.pngio import AtlasWriteError, to_uint8, write_png_atomic
 from visualizer.config import Config, ConfigError
@@ -202,15 +202,7 @@ class BatchRenderer:
 
         self.config, self.metas, self.atlas_dir = config, metas, atlas_dir
         self.runs_dir = config.resolve_path(config.project.runs_dir)
-        self.settings = {
-            "size": config.render.size,
-            "steps": config.render.steps,
-            "param": config.render.param,
-            "transforms": config.render.transforms,
-            "decorrelate": config.render.decorrelate,
-            "config_hash": config.digest(),
-            "kernels": kernel_library(),
-        }
+        self.settings = {"config_hash": config.digest(), "kernels": kernel_library()}
         self._loaded: tuple[tuple[str, str], object] | None = None
 
     def model(self, batch: RenderBatch):
@@ -233,17 +225,10 @@ class BatchRenderer:
 
         config, model = self.config, self.model(batch)
         seed = batch.seed(config.project.seed)
-        result = get_method(batch.method)(
-            model,
-            batch.layer,
-            batch.channels,
-            size=config.render.size,
-            steps=config.render.steps,
-            seed=seed,
-            transforms=config.render.transforms,
-            param=config.render.param,
-            decorrelate=config.render.decorrelate,
-        )
+        settings = method_settings(batch.method, config)
+        result = get_method(batch.method)(model, batch.layer, batch.channels, seed=seed, **settings)
+        # The image side is the method's (a generator's resolution for stylegan2).
+        recorded = {**self.settings, **settings, "size": int(result.images.shape[1]), "seed": seed}
         info = _model_info(self.metas[(batch.model, batch.snapshot)], channel_count(model, batch.layer))
         records = []
         for index, key in enumerate(batch.keys):
@@ -253,7 +238,7 @@ class BatchRenderer:
             record = ImageRecord(
                 key=key,
                 objective=float(result.objectives[index]),
-                settings=dict(self.settings, seed=seed, failed=key.channel in result.failed),
+                settings=dict(recorded, failed=key.channel in result.failed),
                 model_info=info,
             )
             pixels = to_uint8(result.images[index])

@@ -1,18 +1,22 @@
 """Rendering methods the atlas can run, by name.
 
-A method turns (model, layer, channels) into one image per channel. Lucid's
-channel visualization is the first; the generative prior and weight ablation
-plug in here under their own names.
+A method turns (model, layer, channels) into one image per channel:
+``lucid`` is Lucid's channel visualization, ``stylegan2`` the paper's
+generative prior (`visualizer.prior.generative`). Each method registers the
+function that renders and the function that reads its settings from the
+config; the atlas job calls ``method(model, layer, channels, seed=...,
+**settings(config))`` and records the settings with every image.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-__all__ = ["MethodResult", "available_methods", "get_method", "register_method"]
+__all__ = ["MethodResult", "available_methods", "get_method", "method_settings", "register_method"]
 
 
 @dataclass
@@ -25,14 +29,35 @@ class MethodResult:
 
 
 MethodFunction = Callable[..., MethodResult]
+SettingsFunction = Callable[[Any], dict[str, Any]]
 _METHODS: dict[str, MethodFunction] = {}
+_SETTINGS: dict[str, SettingsFunction] = {}
 
 
-def register_method(name: str) -> Callable[[MethodFunction], MethodFunction]:
-    """Decorator: make a method available to plans under `name`."""
+def _render_settings(config) -> dict[str, Any]:
+    """Lucid's settings from ``config.render``."""
+    render = config.render
+    return {
+        "size": render.size,
+        "steps": render.steps,
+        "transforms": render.transforms,
+        "param": render.param,
+        "decorrelate": render.decorrelate,
+    }
+
+
+def register_method(name: str, settings: SettingsFunction | None = None) -> Callable[[MethodFunction], MethodFunction]:
+    """Decorator: make a method available to plans under `name`.
+
+    Args:
+        name: the method's name in configs, atlas paths and the gallery.
+        settings: ``config -> keyword arguments`` of the method (JSON
+            values); default: Lucid's settings from ``config.render``.
+    """
 
     def decorate(function: MethodFunction) -> MethodFunction:
         _METHODS[name] = function
+        _SETTINGS[name] = settings or _render_settings
         return function
 
     return decorate
@@ -48,6 +73,12 @@ def get_method(name: str) -> MethodFunction:
     if name not in _METHODS:
         raise ValueError(f"Unknown method {name!r}; valid: {', '.join(sorted(_METHODS))}.")
     return _METHODS[name]
+
+
+def method_settings(name: str, config) -> dict[str, Any]:
+    """The keyword arguments the method called `name` takes from `config` (a `visualizer.config.Config`)."""
+    get_method(name)
+    return _SETTINGS[name](config)
 
 
 class RendererPool:
@@ -110,6 +141,76 @@ def lucid(
         model, layer, size=size, transforms=transforms, param=param, decorrelate=decorrelate
     )
     rendering = renderer.render(list(channels), steps=steps, seed=seed, progress=False)
+    return MethodResult(
+        np.asarray(rendering.images),
+        np.asarray(rendering.objectives, dtype="float64"),
+        list(rendering.failed),
+    )
+
+
+def _prior_settings(config) -> dict[str, Any]:
+    """The generative prior's settings from ``config.render.prior``; the generator path resolved."""
+    prior = config.render.prior
+    return {
+        "generator": str(config.resolve_path(prior.generator)) if prior.generator else "",
+        "size": config.render.size,
+        "steps": prior.steps,
+        "lam": prior.lam,
+        "learning_rate": prior.learning_rate,
+        "randomize_noise": prior.randomize_noise,
+        "center": prior.center,
+    }
+
+
+_GENERATORS: dict[str, Any] = {}
+
+
+def _generator(path: str):
+    """Load a StyleGAN2 generator once per process."""
+    from visualizer.prior.weights import load_generator
+
+    if not path:
+        raise ValueError("The stylegan2 method needs render.prior.generator (StyleGAN2 weights, .pkl or .npz).")
+    if path not in _GENERATORS:
+        _GENERATORS[path] = load_generator(path)
+    return _GENERATORS[path]
+
+
+@register_method("stylegan2", settings=_prior_settings)
+def stylegan2(
+    model,
+    layer: str,
+    channels: Sequence[int],
+    *,
+    generator: str,
+    size: int,
+    steps: int,
+    seed: int,
+    lam: float,
+    learning_rate: float,
+    randomize_noise: bool = True,
+    center: str = "sampled",
+) -> MethodResult:
+    """The paper's generative prior: gradient ascent in StyleGAN2's W space (`render_with_prior`).
+
+    Images have the generator's resolution; the classifier sees them at `size`.
+    """
+    from visualizer.prior.generative import render_with_prior
+
+    rendering = render_with_prior(
+        model,
+        layer,
+        list(channels),
+        _generator(generator),
+        size=size,
+        steps=steps,
+        lam=lam,
+        learning_rate=learning_rate,
+        seed=seed,
+        randomize_noise=randomize_noise,
+        center=center,
+        progress=False,
+    )
     return MethodResult(
         np.asarray(rendering.images),
         np.asarray(rendering.objectives, dtype="float64"),

@@ -1,0 +1,83 @@
+"""The ``stylegan2`` method in the atlas: config, render, catalog."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.helpers.fake_runs import write_tiny_experiment
+from tests.prior.conftest import randomized
+from visualizer.atlas import catalog
+from visualizer.atlas.job import render_atlas
+from visualizer.atlas.methods import method_settings
+from visualizer.config import ConfigError, load_config
+from visualizer.prior.weights import save_npz
+
+PRIOR_PLAN = """
+[[render.plan]]
+models = ["celeba"]
+layers = ["Mixed_3b_Branch_3_b_1x1"]
+channels = "first:2"
+methods = ["stylegan2"]
+
+[render.prior]
+generator = "tiny.npz"
+steps = 3
+lam = 0.5
+"""
+
+
+@pytest.fixture(scope="module")
+def experiment(tmp_path_factory):
+    root = tmp_path_factory.mktemp("prior-atlas")
+    config_path = write_tiny_experiment(root, channels=1)
+    config_path.write_text(config_path.read_text() + PRIOR_PLAN)
+    save_npz(randomized(seed=2), root / "tiny.npz")
+    return config_path
+
+
+def test_the_atlas_renders_both_methods(experiment):
+    config = load_config(experiment)
+    assert method_settings("stylegan2", config)["generator"] == str(experiment.parent.parent / "tiny.npz")
+    summary = render_atlas(config, progress=False)
+    atlas = config.resolve_path(config.project.atlas_dir)
+    report = catalog.check(atlas)
+    assert report.ok and summary.rendered == report.images == 2 * 4 * 1 + 2
+    prior_paths = [path for path in catalog.iter_image_files(atlas) if "/stylegan2/" in path]
+    assert len(prior_paths) == 2
+    record = catalog.record_from_png(atlas, prior_paths[0])
+    assert record.settings["size"] == 16  # the generator's resolution, not render.size
+    assert (record.settings["steps"], record.settings["lam"]) == (3, 0.5)
+    lucid = next(path for path in catalog.iter_image_files(atlas) if "/lucid/" in path)
+    assert catalog.record_from_png(atlas, lucid).settings["size"] == 32
+
+
+def test_a_prior_plan_without_a_generator_is_refused(experiment):
+    text = experiment.read_text().replace('generator = "tiny.npz"', 'generator = ""')
+    broken = experiment.parent / "broken.toml"
+    broken.write_text(text)
+    with pytest.raises(
+        ConfigError, match="render.prior.generator: the stylegan2 method needs StyleGAN2 weights"
+    ):
+        load_config(broken)
+    broken.write_text(text.replace('generator = ""', 'generator = "missing.pkl"'))
+    with pytest.raises(ConfigError, match="render.prior.generator: no file at .*missing.pkl"):
+        load_config(broken)
+
+
+def test_the_gallery_shows_the_prior_beside_lucid(experiment, tmp_path):
+    from generator.build import build_site
+    from tests.conftest import ROOT
+
+    config = load_config(experiment)
+    render_atlas(config, progress=False)
+    dist = tmp_path / "dist"
+    build_site(
+        config.resolve_path(config.project.atlas_dir),
+        dist,
+        site_src=ROOT / "site_src",
+        workers=1,
+        log=lambda _: None,
+    )
+    text = (dist / "layer" / "Mixed_3b_Branch_3_b_1x1" / "0" / "index.html").read_text()
+    section = text[text.index("<h2>Other methods</h2>") :]
+    assert "view/celeba/final/lucid/" in section and "view/celeba/final/stylegan2/" in section
