@@ -128,6 +128,26 @@ def test_config_f_matches_the_release():
     assert shapes["synthesis/128x128/Conv0_up/weight"] == (3, 3, 512, 256)
 
 
+def test_synthesis_flops_count_every_convolution_and_style():
+    # TINY's layers, counted by hand: (kernel, in, out, pixels the kernel visits), and 8-wide styles.
+    convolutions = [
+        (3, 16, 16, 4 * 4),  # 4x4/Conv
+        (1, 16, 3, 4 * 4),  # 4x4/ToRGB
+        (3, 16, 16, 4 * 4),  # 8x8/Conv0_up, a transposed convolution over the 4x4 input
+        (3, 16, 16, 8 * 8),  # 8x8/Conv1
+        (1, 16, 3, 8 * 8),  # 8x8/ToRGB
+        (3, 16, 8, 8 * 8),  # 16x16/Conv0_up over the 8x8 input
+        (3, 8, 8, 16 * 16),  # 16x16/Conv1
+        (1, 8, 3, 16 * 16),  # 16x16/ToRGB
+    ]
+    expected = sum(
+        2 * k * k * c_in * c_out * pixels + 2 * 8 * c_in for k, c_in, c_out, pixels in convolutions
+    )
+    assert TINY.synthesis_flops() == expected == 906_496
+    # Config F doubles its pixels with each block; its cost is dominated by the 3x3 convolutions.
+    assert 140e9 < StyleGAN2Config().synthesis_flops() < 160e9
+
+
 @pytest.mark.parametrize("resolution", [0, 3, 6, 100])
 def test_bad_resolution_is_refused(resolution):
     with pytest.raises(ValueError, match=f"power of two, at least 4; received {resolution}"):

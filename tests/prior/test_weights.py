@@ -13,7 +13,13 @@ from keras import ops
 
 from tests.prior.conftest import TINY, randomized
 from visualizer.prior.stylegan2 import WeightError
-from visualizer.prior.weights import config_from_variables, load_generator, read_tf_pickle, save_npz
+from visualizer.prior.weights import (
+    config_from_variables,
+    load_generator,
+    read_generator_config,
+    read_tf_pickle,
+    save_npz,
+)
 
 
 class _Network:
@@ -145,9 +151,21 @@ def test_npz_round_trip(tmp_path):
         np.testing.assert_array_equal(loaded.variables()[name], value, err_msg=name)
 
 
+def test_the_config_is_read_from_every_format(tmp_path):
+    saved, bare, release = tmp_path / "saved.npz", tmp_path / "bare.npz", tmp_path / "release.pkl"
+    save_npz(randomized(), saved)
+    np.savez(bare, **randomized().variables())  # no config entries: inferred from the shapes
+    write_release_pickle(release, randomized().variables())
+    assert (
+        read_generator_config(saved) == read_generator_config(bare) == read_generator_config(release) == TINY
+    )
+
+
 def test_bad_paths(tmp_path):
     with pytest.raises(FileNotFoundError, match="No StyleGAN2 weights at"):
         load_generator(tmp_path / "missing.pkl")
+    with pytest.raises(FileNotFoundError, match="No StyleGAN2 weights at"):
+        read_generator_config(tmp_path / "missing.npz")
     (tmp_path / "weights.pt").write_bytes(b"")
     with pytest.raises(ValueError, match="valid: .pkl \\(NVlabs TF1\\), .npz"):
         load_generator(tmp_path / "weights.pt")

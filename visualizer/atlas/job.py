@@ -228,7 +228,7 @@ class BatchRenderer:
         settings = method_settings(batch.method, config)
         result = get_method(batch.method)(model, batch.layer, batch.channels, seed=seed, **settings)
         # The image side is the method's (a generator's resolution for stylegan2).
-        recorded = {**self.settings, **settings, "size": int(result.images.shape[1]), "seed": seed}
+        recorded = {**self.settings, **settings, **result.recorded, "size": int(result.images.shape[1]), "seed": seed}
         info = _model_info(self.metas[(batch.model, batch.snapshot)], channel_count(model, batch.layer))
         records = []
         for index, key in enumerate(batch.keys):
@@ -256,8 +256,8 @@ def plan_summary(
     """Count a plan's images, those already in the atlas, and estimate its cost.
 
     The estimate has two terms: the remaining FLOPs at `seconds_per_tflop`,
-    and the remaining optimization steps (``plan.steps`` for each batch not
-    yet complete) at `seconds_per_step`, the cost of a step that does not
+    and the remaining optimization steps (each batch's own, or ``plan.steps``,
+    for each batch not yet complete) at `seconds_per_step`, the cost of a step that does not
     grow with the network (small operations, dispatch, per-batch set-up),
     which dominates small networks such as the demo's.
 
@@ -284,7 +284,7 @@ def plan_summary(
         "size": plan.size,
         "steps": plan.steps,
         "remaining_batches": len(unfinished),
-        "remaining_steps": len(unfinished) * plan.steps,
+        "remaining_steps": sum(batch.steps or plan.steps for batch in unfinished),
         "tflops": sum(batch.cost for batch in unfinished) / 1e12,
     }
     if seconds_per_tflop is not None:

@@ -10,28 +10,45 @@ config; the atlas job calls ``method(model, layer, channels, seed=...,
 
 from __future__ import annotations
 
+import hashlib
+import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-__all__ = ["MethodResult", "available_methods", "get_method", "method_settings", "register_method"]
+__all__ = [
+    "MethodResult",
+    "available_methods",
+    "get_method",
+    "method_settings",
+    "method_step_flops",
+    "register_method",
+]
 
 
 @dataclass
 class MethodResult:
-    """Images (N, H, W, 3) in [0, 1], final objective per channel, and the channels that failed."""
+    """Images (N, H, W, 3) in [0, 1], final objective per channel, and the channels that failed.
+
+    `recorded` holds settings to store with every image in place of the
+    method's arguments of the same name (for example a weights file's name
+    and digest rather than its path on the rendering machine).
+    """
 
     images: np.ndarray
     objectives: np.ndarray
     failed: list[int]
+    recorded: dict[str, Any] = field(default_factory=dict)
 
 
 MethodFunction = Callable[..., MethodResult]
 SettingsFunction = Callable[[Any], dict[str, Any]]
+StepFlopsFunction = Callable[[Any, str], float]
 _METHODS: dict[str, MethodFunction] = {}
 _SETTINGS: dict[str, SettingsFunction] = {}
+_STEP_FLOPS: dict[str, StepFlopsFunction] = {}
 
 
 def _render_settings(config) -> dict[str, Any]:
@@ -46,18 +63,32 @@ def _render_settings(config) -> dict[str, Any]:
     }
 
 
-def register_method(name: str, settings: SettingsFunction | None = None) -> Callable[[MethodFunction], MethodFunction]:
+def _classifier_step_flops(config, layer_id: str) -> float:
+    """FLOPs of one image's step through the classifier at ``config.render.size``."""
+    from visualizer.models.flops import render_step_flops
+
+    return float(render_step_flops(layer_id, config.render.size, config.network.width))
+
+
+def register_method(
+    name: str, settings: SettingsFunction | None = None, step_flops: StepFlopsFunction | None = None
+) -> Callable[[MethodFunction], MethodFunction]:
     """Decorator: make a method available to plans under `name`.
 
     Args:
         name: the method's name in configs, atlas paths and the gallery.
         settings: ``config -> keyword arguments`` of the method (JSON
-            values); default: Lucid's settings from ``config.render``.
+            values, ``steps`` among them); default: Lucid's settings from
+            ``config.render``.
+        step_flops: ``(config, layer id) -> FLOPs`` of one optimization step
+            of one image, for plans and estimates; default: the classifier's
+            forward pass and input gradient to the layer.
     """
 
     def decorate(function: MethodFunction) -> MethodFunction:
         _METHODS[name] = function
         _SETTINGS[name] = settings or _render_settings
+        _STEP_FLOPS[name] = step_flops or _classifier_step_flops
         return function
 
     return decorate
@@ -79,6 +110,12 @@ def method_settings(name: str, config) -> dict[str, Any]:
     """The keyword arguments the method called `name` takes from `config` (a `visualizer.config.Config`)."""
     get_method(name)
     return _SETTINGS[name](config)
+
+
+def method_step_flops(name: str, config, layer_id: str) -> float:
+    """FLOPs of one step of one image of the method called `name` on `layer_id` (an InceptionV1 layer id)."""
+    get_method(name)
+    return _STEP_FLOPS[name](config, layer_id)
 
 
 class RendererPool:
@@ -162,21 +199,44 @@ def _prior_settings(config) -> dict[str, Any]:
     }
 
 
-_GENERATORS: dict[str, Any] = {}
+_GENERATORS: dict[str, tuple[Any, dict[str, str]]] = {}
 
 
-def _generator(path: str):
-    """Load a StyleGAN2 generator once per process."""
+def _file_sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _generator(path: str) -> tuple[Any, dict[str, str]]:
+    """Load a StyleGAN2 generator once per process; return it and what identifies its file."""
     from visualizer.prior.weights import load_generator
 
     if not path:
         raise ValueError("The stylegan2 method needs render.prior.generator (StyleGAN2 weights, .pkl or .npz).")
     if path not in _GENERATORS:
-        _GENERATORS[path] = load_generator(path)
+        identity = {"generator": os.path.basename(path), "generator_sha256": _file_sha256(path)}
+        _GENERATORS[path] = (load_generator(path), identity)
     return _GENERATORS[path]
 
 
-@register_method("stylegan2", settings=_prior_settings)
+_GENERATOR_FLOPS: dict[tuple[str, float], float] = {}
+
+
+def _prior_step_flops(config, layer_id: str) -> float:
+    """The classifier's step plus the synthesis network's forward pass and gradient with respect to w."""
+    from visualizer.prior.weights import read_generator_config
+
+    path = str(config.resolve_path(config.render.prior.generator))
+    key = (path, os.path.getmtime(path))
+    if key not in _GENERATOR_FLOPS:
+        _GENERATOR_FLOPS[key] = 2.0 * read_generator_config(path).synthesis_flops()
+    return _classifier_step_flops(config, layer_id) + _GENERATOR_FLOPS[key]
+
+
+@register_method("stylegan2", settings=_prior_settings, step_flops=_prior_step_flops)
 def stylegan2(
     model,
     layer: str,
@@ -194,14 +254,16 @@ def stylegan2(
     """The paper's generative prior: gradient ascent in StyleGAN2's W space (`render_with_prior`).
 
     Images have the generator's resolution; the classifier sees them at `size`.
+    The generator is recorded by file name and SHA-256, not by its path.
     """
     from visualizer.prior.generative import render_with_prior
 
+    network, identity = _generator(generator)
     rendering = render_with_prior(
         model,
         layer,
         list(channels),
-        _generator(generator),
+        network,
         size=size,
         steps=steps,
         lam=lam,
@@ -215,4 +277,5 @@ def stylegan2(
         np.asarray(rendering.images),
         np.asarray(rendering.objectives, dtype="float64"),
         list(rendering.failed),
+        recorded=identity,
     )

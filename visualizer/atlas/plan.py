@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from visualizer.atlas.keys import ImageKey
-from visualizer.atlas.methods import available_methods
+from visualizer.atlas.methods import available_methods, method_settings, method_step_flops
 from visualizer.config import Config, ConfigError, ModelConfig, SelectionConfig
 from visualizer.models.layers import (
     LAYERS,
@@ -107,6 +107,7 @@ class RenderBatch:
     layer: str
     channels: tuple[int, ...]
     cost: float = 0.0  # FLOPs of the whole optimization (for balancing and estimates)
+    steps: int = 0  # the method's optimization steps (0: the plan's)
 
     @property
     def keys(self) -> list[ImageKey]:
@@ -199,7 +200,6 @@ def make_plan(config: Config, models: Sequence[str] | None = None, with_costs: b
     Raises:
         ConfigError: unknown model, layer, method or selector, naming the valid choices.
     """
-    from visualizer.models.flops import render_step_flops
     from visualizer.models.inception_v1 import scaled_channels
 
     if models:
@@ -222,6 +222,7 @@ def make_plan(config: Config, models: Sequence[str] | None = None, with_costs: b
             model = config.model(model_name)
             for snapshot in _snapshots(selection, model):
                 for method in selection.methods:
+                    steps = int(method_settings(method, config).get("steps", render.steps))
                     for layer in layers:
                         count = scaled_channels(layer.channels, config.network.width)
                         fresh = [
@@ -235,9 +236,9 @@ def make_plan(config: Config, models: Sequence[str] | None = None, with_costs: b
                             channels = tuple(fresh[start : start + chunk])
                             cost = 0.0
                             if with_costs:
-                                step = render_step_flops(layer.id, render.size, config.network.width)
-                                cost = float(step) * len(channels) * render.steps
+                                step = method_step_flops(method, config, layer.id)
+                                cost = step * len(channels) * steps
                             batches.append(
-                                RenderBatch(model_name, snapshot, method, layer.id, channels, cost)
+                                RenderBatch(model_name, snapshot, method, layer.id, channels, cost, steps)
                             )
     return Plan(batches, render.size, render.steps)

@@ -137,6 +137,29 @@ class StyleGAN2Config:
             previous = current
         return shapes
 
+    def synthesis_flops(self) -> int:
+        """FLOPs of one image through the synthesis network (a multiply-add counts as 2).
+
+        Counts the convolutions (the upsampling ones as transposed
+        convolutions over the half-resolution input) and the style dense
+        layers; the FIR filter, noise and activations are small next to them.
+        As in `visualizer.models.flops`, a render step that needs the
+        gradient with respect to w costs about twice this: the input gradient
+        of a convolution with a fixed kernel costs what the convolution does,
+        and the styles' gradients are elementwise.
+        """
+        total = 0
+        for scope, shape in self.variable_shapes().items():
+            if not scope.endswith("/weight") or not scope.startswith("synthesis/"):
+                continue
+            kernel, _, width_in, width_out = shape
+            resolution = int(scope.split("/")[1].split("x")[0])
+            if scope.endswith("Conv0_up/weight"):
+                resolution //= 2  # a transposed convolution touches each input pixel once
+            total += 2 * kernel * kernel * width_in * width_out * resolution * resolution
+            total += 2 * self.dlatent_size * width_in  # the layer's style
+        return total
+
     def _layer_shapes(
         self, scope: str, kernel: int, width_in: int, width_out: int, noise: bool
     ) -> dict[str, tuple[int, ...]]:

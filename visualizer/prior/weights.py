@@ -28,7 +28,7 @@ import numpy as np
 
 from visualizer.prior.stylegan2 import StyleGAN2, StyleGAN2Config, WeightError
 
-__all__ = ["config_from_variables", "load_generator", "read_tf_pickle", "save_npz"]
+__all__ = ["config_from_variables", "load_generator", "read_generator_config", "read_tf_pickle", "save_npz"]
 
 NETWORK_CLASS = ("dnnlib.tflib.network", "Network")
 _NUMPY_GLOBALS = {
@@ -171,6 +171,43 @@ def save_npz(generator: StyleGAN2, path: str | os.PathLike) -> None:
     np.savez(path, **generator.variables(), **meta)
 
 
+def _checked_suffix(path: str) -> str:
+    """The weights file's suffix (``.pkl`` or ``.npz``), after checking that the file exists."""
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"No StyleGAN2 weights at {path!r}.")
+    suffix = os.path.splitext(path)[1].lower()
+    if suffix not in (".pkl", ".npz"):
+        raise ValueError(
+            f"Unknown StyleGAN2 weights format {suffix!r} ({path!r}); valid: .pkl (NVlabs TF1), .npz."
+        )
+    return suffix
+
+
+def _npz_settings(archive: Any) -> dict[str, Any]:
+    """The ``config/...`` entries `save_npz` writes, from an open ``np.load`` archive."""
+    return {
+        name[len("config/") :]: archive[name].item() for name in archive.files if name.startswith("config/")
+    }
+
+
+def read_generator_config(path: str | os.PathLike) -> StyleGAN2Config:
+    """The shape of the generator stored at `path`, without building it.
+
+    An ``.npz`` written by `save_npz` holds its configuration, which is read
+    alone; otherwise the weights are read and the shape inferred from them.
+
+    Raises:
+        as `load_generator`.
+    """
+    path = os.fspath(path)
+    if _checked_suffix(path) == ".npz":
+        with np.load(path, allow_pickle=False) as archive:
+            settings = _npz_settings(archive)
+        if settings:
+            return StyleGAN2Config(**settings)
+    return load_generator(path).config
+
+
 def load_generator(path: str | os.PathLike) -> StyleGAN2:
     """Load a StyleGAN2 generator from a release ``.pkl`` or an ``.npz`` written by `save_npz`.
 
@@ -180,23 +217,11 @@ def load_generator(path: str | os.PathLike) -> StyleGAN2:
         WeightError: the weights do not make a generator this port implements.
     """
     path = os.fspath(path)
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"No StyleGAN2 weights at {path!r}.")
-    suffix = os.path.splitext(path)[1].lower()
-    if suffix == ".pkl":
+    if _checked_suffix(path) == ".pkl":
         variables, kwargs = read_tf_pickle(path)
-        config = config_from_variables(variables, kwargs)
-    elif suffix == ".npz":
-        with np.load(path, allow_pickle=False) as archive:
-            variables = {name: archive[name] for name in archive.files if not name.startswith("config/")}
-            settings = {
-                name[len("config/") :]: archive[name].item()
-                for name in archive.files
-                if name.startswith("config/")
-            }
-        config = StyleGAN2Config(**settings) if settings else config_from_variables(variables)
-    else:
-        raise ValueError(
-            f"Unknown StyleGAN2 weights format {suffix!r} ({path!r}); valid: .pkl (NVlabs TF1), .npz."
-        )
+        return StyleGAN2(config_from_variables(variables, kwargs), variables)
+    with np.load(path, allow_pickle=False) as archive:
+        variables = {name: archive[name] for name in archive.files if not name.startswith("config/")}
+        settings = _npz_settings(archive)
+    config = StyleGAN2Config(**settings) if settings else config_from_variables(variables)
     return StyleGAN2(config, variables)
