@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import re
 import sys
 import types
@@ -143,6 +144,22 @@ class PriorConfig:
 
 
 @dataclass
+class ExamplesConfig:
+    """Settings of the ``examples`` method (`visualizer.analysis.examples`).
+
+    dataset: ``"own"`` (each model's examples from its own dataset's
+    validation images) or a model name (every model's from that model's
+    dataset: the same images before and after transfer). `images` caps the
+    validation images scored; `top` examples per channel, a perfect square,
+    make each contact sheet.
+    """
+
+    dataset: str = "own"
+    images: int = 512
+    top: int = 9
+
+
+@dataclass
 class RenderConfig:
     """Render settings (Lucid's defaults at the paper's size) and the plan."""
 
@@ -154,6 +171,7 @@ class RenderConfig:
     decorrelate: bool = True
     plan: list[SelectionConfig] = field(default_factory=list)
     prior: PriorConfig = field(default_factory=PriorConfig)
+    examples: ExamplesConfig = field(default_factory=ExamplesConfig)
 
 
 @dataclass
@@ -290,6 +308,36 @@ def _validate(config: Config, reader: _Reader) -> None:
             if name not in names:
                 reader.fail(
                     f"render.plan[{index}].models", f"unknown model {name!r}; valid: {', '.join(names)}"
+                )
+    _validate_examples(config, reader)
+
+
+def _validate_examples(config: Config, reader: _Reader) -> None:
+    examples = config.render.examples
+    if examples.top < 1 or math.isqrt(examples.top) ** 2 != examples.top:
+        reader.fail(
+            "render.examples.top", f"must be a perfect square (1, 4, 9, 16...), received {examples.top}"
+        )
+    if examples.images < examples.top:
+        reader.fail(
+            "render.examples.images", f"must be at least top = {examples.top}, received {examples.images}"
+        )
+    names = config.model_names()
+    if examples.dataset != "own" and examples.dataset not in names:
+        reader.fail(
+            "render.examples.dataset", f"unknown value {examples.dataset!r}; valid: own, {', '.join(names)}"
+        )
+    for selection in config.render.plan:
+        if "examples" not in selection.methods:
+            continue
+        for name in selection.models or names:
+            source = config.model(name if examples.dataset == "own" else examples.dataset)
+            if source.source == "checkpoint":
+                with_data = [m.name for m in config.models if m.source != "checkpoint"]
+                reader.fail(
+                    "render.examples.dataset",
+                    f"model {source.name!r} is a checkpoint without a dataset to draw examples from; "
+                    f"name a model whose dataset to use, one of: {', '.join(with_data)}",
                 )
 
 

@@ -38,6 +38,8 @@ def test_demo_plan_covers_figure7_and_figure6():
         "final",
     }
     assert all(len(batch.channels) == 4 for batch in plan.batches)
+    examples = {(batch.model, batch.layer) for batch in plan.batches if batch.method == "examples"}
+    assert examples == {(model, layer) for model in ("imagenet", "celeba", "flowers17", "animals") for layer in layers}
 
 
 @pytest.mark.parametrize("count", [1, 3, 16])
@@ -123,7 +125,8 @@ def test_plan_summary_estimates_flops_and_steps_of_unfinished_batches(demo_in_tm
     summary = plan_summary(config, plan, seconds_per_tflop=0.0, seconds_per_step=1.0)
     assert summary["existing"] == len(full.channels) + 1
     assert summary["remaining_batches"] == len(plan.batches) - 1  # a partial batch is rendered again
-    assert summary["remaining_steps"] == summary["seconds"] == (len(plan.batches) - 1) * plan.steps
+    optimized = [batch for batch in plan.batches[1:] if batch.method == "lucid"]  # examples take no steps
+    assert summary["remaining_steps"] == summary["seconds"] == len(optimized) * plan.steps
     flops_only = plan_summary(config, plan, seconds_per_tflop=2.0)
     assert flops_only["tflops"] == pytest.approx((plan.flops - full.cost) / 1e12)
     assert flops_only["seconds"] == pytest.approx(2.0 * flops_only["tflops"])
@@ -135,7 +138,8 @@ def test_vtl_plan_estimate_uses_both_terms_and_rejects_negative_rates(demo_in_tm
     args = ["plan", "--config", str(config.path), "--atlas", str(config.project.atlas_dir), "--json"]
     assert main([*args, "--seconds-per-tflop", "0", "--seconds-per-step", "0.5"]) == 0
     summary = json.loads(capsys.readouterr().out)
-    assert summary["seconds"] == pytest.approx(0.5 * len(plan.batches) * plan.steps)
+    optimized = [batch for batch in plan.batches if batch.method == "lucid"]
+    assert summary["seconds"] == pytest.approx(0.5 * len(optimized) * plan.steps)
     with pytest.raises(SystemExit):
         main([*args, "--seconds-per-step", "-1"])
     assert "expected a number of at least 0, received '-1'" in capsys.readouterr().err

@@ -41,8 +41,10 @@ channels = "first:{channels}"
 """
 
 
-def write_tiny_experiment(root: Path, size: int = 32, steps: int = 3, channels: int = 3) -> Path:
-    """Create ``root/configs/tiny.toml`` and untrained snapshots for every model it names.
+def write_tiny_experiment(
+    root: Path, size: int = 32, steps: int = 3, channels: int = 3, extra: str = ""
+) -> Path:
+    """Create ``root/configs/tiny.toml`` (TOML `extra` appended) and untrained snapshots of its models.
 
     Returns:
         The config path.
@@ -53,7 +55,7 @@ def write_tiny_experiment(root: Path, size: int = 32, steps: int = 3, channels: 
 
     (root / "configs").mkdir(parents=True, exist_ok=True)
     config_path = root / "configs" / "tiny.toml"
-    config_path.write_text(TINY_CONFIG.format(size=size, steps=steps, channels=channels))
+    config_path.write_text(TINY_CONFIG.format(size=size, steps=steps, channels=channels) + extra)
     snapshots = {
         "imagenet": [("final", 100)],
         "celeba": [("iter_000000", 0), ("iter_000010", 10), ("final", 20)],
@@ -88,3 +90,23 @@ def write_tiny_experiment(root: Path, size: int = 32, steps: int = 3, channels: 
             }
             (folder / "meta.json").write_text(json.dumps(meta))
     return config_path
+
+
+def other_methods_section(config_path: Path, dist: Path, layer: str = "Mixed_3b_Branch_3_b_1x1") -> str:
+    """Render a tiny experiment, build its gallery in `dist`; return channel 0's "Other methods" HTML."""
+    from generator.build import build_site
+    from tests.conftest import ROOT
+    from visualizer.atlas.job import render_atlas
+    from visualizer.config import load_config
+
+    config = load_config(config_path)
+    render_atlas(config, progress=False)
+    build_site(
+        config.resolve_path(config.project.atlas_dir),
+        dist,
+        site_src=ROOT / "site_src",
+        workers=1,
+        log=lambda _: None,
+    )
+    text = (dist / "layer" / layer / "0" / "index.html").read_text()
+    return text[text.index("<h2>Other methods</h2>") :]

@@ -6,7 +6,7 @@ import hashlib
 
 import pytest
 
-from tests.helpers.fake_runs import write_tiny_experiment
+from tests.helpers.fake_runs import other_methods_section, write_tiny_experiment
 from tests.prior.conftest import TINY, randomized
 from visualizer.atlas import catalog
 from visualizer.atlas.job import plan_summary, render_atlas
@@ -33,8 +33,7 @@ lam = 0.5
 @pytest.fixture(scope="module")
 def experiment(tmp_path_factory):
     root = tmp_path_factory.mktemp("prior-atlas")
-    config_path = write_tiny_experiment(root, channels=1)
-    config_path.write_text(config_path.read_text() + PRIOR_PLAN)
+    config_path = write_tiny_experiment(root, channels=1, extra=PRIOR_PLAN)
     save_npz(randomized(seed=2), root / "tiny.npz")
     return config_path
 
@@ -88,19 +87,5 @@ def test_a_prior_plan_without_a_generator_is_refused(experiment):
 
 
 def test_the_gallery_shows_the_prior_beside_lucid(experiment, tmp_path):
-    from generator.build import build_site
-    from tests.conftest import ROOT
-
-    config = load_config(experiment)
-    render_atlas(config, progress=False)
-    dist = tmp_path / "dist"
-    build_site(
-        config.resolve_path(config.project.atlas_dir),
-        dist,
-        site_src=ROOT / "site_src",
-        workers=1,
-        log=lambda _: None,
-    )
-    text = (dist / "layer" / "Mixed_3b_Branch_3_b_1x1" / "0" / "index.html").read_text()
-    section = text[text.index("<h2>Other methods</h2>") :]
+    section = other_methods_section(experiment, tmp_path / "dist")
     assert "view/celeba/final/lucid/" in section and "view/celeba/final/stylegan2/" in section

@@ -225,7 +225,7 @@ class BatchRenderer:
 
         config, model = self.config, self.model(batch)
         seed = batch.seed(config.project.seed)
-        settings = method_settings(batch.method, config)
+        settings = method_settings(batch.method, config, batch.model)
         result = get_method(batch.method)(model, batch.layer, batch.channels, seed=seed, **settings)
         # The image side is the method's (a generator's resolution for stylegan2).
         recorded = {**self.settings, **settings, **result.recorded, "size": int(result.images.shape[1]), "seed": seed}
@@ -284,7 +284,7 @@ def plan_summary(
         "size": plan.size,
         "steps": plan.steps,
         "remaining_batches": len(unfinished),
-        "remaining_steps": sum(batch.steps or plan.steps for batch in unfinished),
+        "remaining_steps": sum(plan.steps if batch.steps is None else batch.steps for batch in unfinished),
         "tflops": sum(batch.cost for batch in unfinished) / 1e12,
     }
     if seconds_per_tflop is not None:

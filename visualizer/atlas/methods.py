@@ -2,18 +2,23 @@
 
 A method turns (model, layer, channels) into one image per channel:
 ``lucid`` is Lucid's channel visualization, ``stylegan2`` the paper's
-generative prior (`visualizer.prior.generative`). Each method registers the
-function that renders and the function that reads its settings from the
-config; the atlas job calls ``method(model, layer, channels, seed=...,
-**settings(config))`` and records the settings with every image.
+generative prior (`visualizer.prior.generative`), ``examples`` contact
+sheets of the dataset images that excite each channel most
+(`visualizer.analysis.examples`). Each method registers the function that
+renders and the function that reads its settings from the config; the atlas
+job calls ``method(model, layer, channels, seed=..., **settings(config))``
+and records the settings with every image.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import inspect
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -78,8 +83,9 @@ def register_method(
     Args:
         name: the method's name in configs, atlas paths and the gallery.
         settings: ``config -> keyword arguments`` of the method (JSON
-            values, ``steps`` among them); default: Lucid's settings from
-            ``config.render``.
+            values, ``steps`` among them), or ``(config, model name) ->
+            keyword arguments`` where they differ by model; default:
+            Lucid's settings from ``config.render``.
         step_flops: ``(config, layer id) -> FLOPs`` of one optimization step
             of one image, for plans and estimates; default: the classifier's
             forward pass and input gradient to the layer.
@@ -106,10 +112,19 @@ def get_method(name: str) -> MethodFunction:
     return _METHODS[name]
 
 
-def method_settings(name: str, config) -> dict[str, Any]:
-    """The keyword arguments the method called `name` takes from `config` (a `visualizer.config.Config`)."""
+def method_settings(name: str, config, model: str | None = None) -> dict[str, Any]:
+    """The keyword arguments the method called `name` takes from `config` (a `visualizer.config.Config`).
+
+    `model` is the config's model the method renders; settings functions
+    that take a second argument need it.
+    """
     get_method(name)
-    return _SETTINGS[name](config)
+    settings = _SETTINGS[name]
+    if len(inspect.signature(settings).parameters) > 1:
+        if model is None:
+            raise ValueError(f"The settings of method {name!r} depend on the model; pass model=.")
+        return settings(config, model)
+    return settings(config)
 
 
 def method_step_flops(name: str, config, layer_id: str) -> float:
@@ -279,3 +294,68 @@ def stylegan2(
         list(rendering.failed),
         recorded=identity,
     )
+
+
+def _examples_settings(config, model: str) -> dict[str, Any]:
+    """The dataset-examples settings for `model`: which images (as a JSON spec), how many, how many kept."""
+    examples = config.render.examples
+    source = config.model(model if examples.dataset == "own" else examples.dataset)
+    dataset = dataclasses.asdict(source.dataset)
+    if dataset["path"]:
+        dataset["path"] = str(config.resolve_path(dataset["path"]))
+    spec = {"model": source.name, "dataset": dataset, "size": config.network.image_size, "seed": config.project.seed}
+    return {"images": spec, "count": examples.images, "top": examples.top, "steps": 0}
+
+
+# The last dataset's images only: the paper's would hold 1.2 GB a dataset (2,048 images of 224 px),
+# and a plan's batches come model by model.
+_IMAGES: dict[str, tuple[np.ndarray, str]] = {}
+
+
+def _validation_images(spec: dict[str, Any], count: int) -> tuple[np.ndarray, str]:
+    """The first `count` validation images of the dataset `spec` describes, and the dataset's name."""
+    import json
+
+    from visualizer.config import DatasetConfig
+    from visualizer.data.loader import open_dataset
+
+    key = json.dumps([spec, count], sort_keys=True)
+    if key not in _IMAGES:
+        _IMAGES.clear()
+        dataset_config = DatasetConfig(**spec["dataset"])
+        root = Path(dataset_config.path) if dataset_config.path else None
+        dataset = open_dataset(dataset_config, root, spec["size"], spec["seed"])
+        chunks, total = [], 0
+        for images, _labels in dataset.validation_batches(64):
+            chunks.append(np.asarray(images, dtype="float32")[: count - total])
+            total += len(chunks[-1])
+            if total >= count:
+                break
+        _IMAGES[key] = (np.concatenate(chunks), dataset.name)
+    return _IMAGES[key]
+
+
+@register_method("examples", settings=_examples_settings)
+def examples(
+    model,
+    layer: str,
+    channels: Sequence[int],
+    *,
+    seed: int,
+    images: dict[str, Any],
+    count: int,
+    top: int,
+    steps: int = 0,
+) -> MethodResult:
+    """Dataset examples: a contact sheet of the `top` validation images that excite each channel most.
+
+    `images` names the dataset (the JSON spec `_examples_settings` writes);
+    the first `count` validation images are scored. No optimization: `seed`
+    and `steps` are unused. The objective is the best example's activation.
+    """
+    from visualizer.analysis.examples import dataset_examples
+
+    pixels, name = _validation_images(images, count)
+    found = dataset_examples(model, layer, list(channels), pixels, top=top)
+    recorded = {"images": {"model": images["model"], "dataset": name, "scored": len(pixels)}, "crop": found.crop}
+    return MethodResult(found.sheets, found.activations[:, 0].astype("float64"), [], recorded=recorded)

@@ -107,7 +107,7 @@ class RenderBatch:
     layer: str
     channels: tuple[int, ...]
     cost: float = 0.0  # FLOPs of the whole optimization (for balancing and estimates)
-    steps: int = 0  # the method's optimization steps (0: the plan's)
+    steps: int | None = None  # the method's optimization steps (None: the plan's)
 
     @property
     def keys(self) -> list[ImageKey]:
@@ -222,7 +222,7 @@ def make_plan(config: Config, models: Sequence[str] | None = None, with_costs: b
             model = config.model(model_name)
             for snapshot in _snapshots(selection, model):
                 for method in selection.methods:
-                    steps = int(method_settings(method, config).get("steps", render.steps))
+                    steps = int(method_settings(method, config, model_name).get("steps", render.steps))
                     for layer in layers:
                         count = scaled_channels(layer.channels, config.network.width)
                         fresh = [

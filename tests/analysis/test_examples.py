@@ -1,0 +1,117 @@
+"""Dataset examples: receptive fields, top activations on a planted network, contact sheets."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import pytest
+
+from visualizer.analysis.examples import contact_sheet, dataset_examples, receptive_field, top_activations
+from visualizer.models.layers import UnknownLayerError
+
+
+def _fixed_conv(name: str, kernel: np.ndarray) -> keras.layers.Conv2D:
+    layer = keras.layers.Conv2D(kernel.shape[-1], kernel.shape[:2], padding="same", use_bias=False, name=name)
+    layer.build((None, None, None, kernel.shape[2]))
+    layer.set_weights([kernel.astype("float32")])
+    return layer
+
+
+def colour_detector(size: int = 32) -> keras.Model:
+    """Layer ``colours`` (stride 4): channel 0 is red minus the rest, 1 blue minus the rest."""
+    inputs = keras.Input((size, size, 3))
+    kernel = np.zeros((1, 1, 3, 2))
+    kernel[0, 0, :, 0] = [1.0, -0.5, -0.5]
+    kernel[0, 0, :, 1] = [-0.5, -0.5, 1.0]
+    x = _fixed_conv("colours_conv", kernel)(inputs)
+    x = keras.layers.AveragePooling2D(4, name="colours")(x)
+    return keras.Model(inputs, x)
+
+
+def test_receptive_field_follows_the_widest_branch():
+    inputs = keras.Input((64, 64, 3))
+    x = keras.layers.Conv2D(4, 3, padding="same", name="a")(inputs)  # 3, stride 1
+    x = keras.layers.MaxPooling2D(2, name="pool")(x)  # 3 + 1 = 4, stride 2
+    narrow = keras.layers.Conv2D(4, 1, name="narrow")(x)  # 4
+    wide = keras.layers.Conv2D(4, 5, padding="same", dilation_rate=2, name="wide")(x)  # 4 + 4 * 2 * 2 = 20
+    x = keras.layers.Concatenate(name="joined")([narrow, wide])
+    x = keras.layers.Conv2D(4, 3, strides=2, padding="same", name="last")(x)  # 20 + 2 * 2 = 24, stride 4
+    model = keras.Model(inputs, x)
+    assert receptive_field(model, "pool") == (4, 2)
+    assert receptive_field(model, "narrow") == (4, 2)
+    assert receptive_field(model, "joined") == (20, 2)
+    assert receptive_field(model, "last") == (24, 4)
+
+
+def test_inception_receptive_fields_match_the_architecture():
+    from visualizer.models import inception_v1
+
+    model = inception_v1.build(width=0.125, input_size=64, head="single_dense", num_classes=2)
+    # Conv2d_1a 7/2, pool 3/2, Conv2d_2c 3/1, pool 3/2, then +2 strides per 3x3 in each block.
+    assert receptive_field(model, "Conv2d_1a_7x7") == (7, 2)
+    assert receptive_field(model, "Conv2d_2c_3x3") == (19, 4)
+    assert receptive_field(model, "Mixed_3b_Branch_0_a_1x1") == (27, 8)
+    assert receptive_field(model, "Mixed_3b_Branch_3_b_1x1") == (43, 8)
+    assert receptive_field(model, "Mixed_5c_Branch_3_b_1x1") == (379, 32)
+
+
+def _planted_images(count: int = 20, size: int = 32, seed: int = 0):
+    """Grey noise; images 3, 11 and 17 carry a red square, image 5 a blue one, at known places."""
+    rng = np.random.default_rng(seed)
+    images = 0.45 + 0.1 * rng.random((count, size, size, 3))
+    red = {3: (4, 20), 11: (24, 8), 17: (16, 16)}
+    for index, (row, column) in red.items():
+        images[index, row : row + 4, column : column + 4] = [1.0, 0.0, 0.0]
+    images[5, 0:4, 0:4] = [0.0, 0.0, 1.0]
+    images[11, 24:28, 8:12] = [0.9, 0.0, 0.0]  # a little weaker than the others
+    return images.astype("float32"), red
+
+
+def test_top_activations_find_the_planted_squares():
+    images, red = _planted_images()
+    activations, indices, positions = top_activations(colour_detector(), "colours", [0, 1], images, top=3)
+    assert sorted(indices[0]) == sorted(red) and indices[0][-1] == 11  # the weaker square comes last
+    assert np.all(np.diff(activations[0]) <= 0)
+    for image, (row, column) in zip(indices[0], positions[0]):
+        assert (row, column) == (red[image][0] // 4, red[image][1] // 4)
+    assert indices[1][0] == 5 and tuple(positions[1][0]) == (0, 0)
+    in_threes = top_activations(colour_detector(), "colours", [0, 1], images, top=3, batch_size=3)
+    for found, again in zip((activations, indices, positions), in_threes):
+        np.testing.assert_array_equal(found, again)
+
+
+def test_contact_sheets_show_the_examples_best_first():
+    images, red = _planted_images()
+    found = dataset_examples(colour_detector(), "colours", [0], images, top=4, crop=8)
+    assert found.sheets.shape == (1, 2 * 8 + 2, 2 * 8 + 2, 3) and found.crop == 8  # 2 x 2 crops
+    sheet = found.sheets[0]
+    for slot in range(3):  # the three red images: each crop holds its square
+        row, column = divmod(slot, 2)
+        crop = sheet[row * 10 : row * 10 + 8, column * 10 : column * 10 + 8]
+        assert (crop[..., 0] > 0.85).sum() >= 16 and crop[..., 2].min() < 0.05
+    assert np.all(sheet[8:10] == 1.0)  # the white gap between rows
+    default = dataset_examples(colour_detector(), "colours", [0], images, top=1)
+    assert default.crop == 4  # the receptive field: a 1x1 conv, then a 4x4 pooling
+    assert default.sheets[0][..., 0].min() > 0.95  # the window is the pooled cell: the square exactly
+
+
+def test_contact_sheet_needs_a_square_count():
+    crop = np.zeros((4, 4, 3), "float32")
+    assert contact_sheet([crop]).shape == (4, 4, 3)
+    with pytest.raises(ValueError, match="square number of crops .* received 3"):
+        contact_sheet([crop] * 3)
+
+
+def test_bad_arguments_name_the_valid_values():
+    images, _ = _planted_images()
+    model = colour_detector()
+    with pytest.raises(ValueError, match="perfect square .* received 5"):
+        dataset_examples(model, "colours", [0], images, top=5)
+    with pytest.raises(ValueError, match="valid channels are 0..1"):
+        dataset_examples(model, "colours", [0, 2], images)
+    with pytest.raises(ValueError, match="top=9 examples need at least 9 images; received 4"):
+        dataset_examples(model, "colours", [0], images[:4])
+    with pytest.raises(ValueError, match="between 1 and the image side 32; received 40"):
+        dataset_examples(model, "colours", [0], images, crop=40)
+    with pytest.raises(UnknownLayerError, match="colours"):
+        dataset_examples(model, "colour", [0], images)

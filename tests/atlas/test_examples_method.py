@@ -1,0 +1,118 @@
+"""The ``examples`` method in the atlas: config, plan, render, catalog, gallery."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.helpers.fake_runs import other_methods_section, write_tiny_experiment
+from visualizer.analysis.examples import dataset_examples
+from visualizer.atlas import catalog
+from visualizer.atlas.job import plan_summary, render_atlas
+from visualizer.atlas.methods import method_settings
+from visualizer.atlas.plan import make_plan
+from visualizer.atlas.pngio import read_png
+from visualizer.config import ConfigError, load_config
+from visualizer.data.worlds import open_world
+
+EXAMPLES_PLAN = """
+[[render.plan]]
+models = ["imagenet", "celeba"]
+layers = ["Mixed_3b_Branch_3_b_1x1"]
+channels = "first:2"
+methods = ["examples"]
+
+[render.examples]
+images = 40
+top = 4
+"""
+
+
+@pytest.fixture(scope="module")
+def experiment(tmp_path_factory):
+    root = tmp_path_factory.mktemp("examples-atlas")
+    config_path = write_tiny_experiment(root, channels=1, extra=EXAMPLES_PLAN)
+    return config_path
+
+
+def _examples_path(atlas, model: str) -> str:
+    """Channel 0's contact sheet of `model`'s final snapshot."""
+    return next(p for p in catalog.iter_image_files(atlas) if f"/{model}/final/examples/" in p and p.endswith("0000.png"))
+
+
+def test_the_atlas_holds_each_model_s_examples_from_its_own_dataset(experiment):
+    config = load_config(experiment)
+    summary = render_atlas(config, progress=False)
+    atlas = config.resolve_path(config.project.atlas_dir)
+    report = catalog.check(atlas)
+    assert report.ok and summary.rendered == report.images == 2 * 4 * 1 + 2 * 2
+    for model, world in (("imagenet", "source"), ("celeba", "faces")):
+        record = catalog.record_from_png(atlas, _examples_path(atlas, model))
+        images = record.settings["images"]
+        assert images["model"] == model and images["scored"] == 40 and world in images["dataset"]
+        assert record.settings["crop"] == 32  # the receptive field (43 px) cut to the 32 px images
+        assert record.settings["size"] == 2 * 32 + 2  # 2 x 2 crops and a gap
+    # The sheet is what dataset_examples makes of the world's first 40 validation images.
+    from visualizer.atlas.job import load_snapshot
+
+    model = load_snapshot(config.resolve_path(config.project.runs_dir), "celeba", "final")[0]
+    world = open_world("faces", 32, config.project.seed)
+    pixels = np.concatenate([images for images, _ in world.validation_batches(64)])[:40]
+    expected = dataset_examples(model, "Mixed_3b_Branch_3_b_1x1", [0], pixels, top=4).sheets[0]
+    written = read_png(atlas / _examples_path(atlas, "celeba"))[0].astype("float32") / 255
+    np.testing.assert_allclose(written, expected, atol=1 / 255 + 1e-6)
+
+
+def test_one_dataset_for_every_model(experiment):
+    config = load_config(experiment, {"render.examples.dataset": "celeba"})
+    for model in ("imagenet", "celeba"):
+        spec = method_settings("examples", config, model)["images"]
+        assert spec["model"] == "celeba" and spec["dataset"]["world"] == "faces"
+    with pytest.raises(ValueError, match="depend on the model; pass model="):
+        method_settings("examples", config)
+
+
+def test_examples_take_no_optimization_steps_in_the_plan(experiment):
+    config = load_config(experiment, {"project.atlas_dir": str(experiment.parent / "empty-atlas")})
+    plan = make_plan(config)
+    examples = [batch for batch in plan.batches if batch.method == "examples"]
+    lucid = [batch for batch in plan.batches if batch.method == "lucid"]
+    assert len(examples) == 2 and all(batch.steps == 0 and batch.cost == 0 for batch in examples)
+    summary = plan_summary(config, plan, seconds_per_tflop=0.0, seconds_per_step=1.0)
+    assert summary["remaining_steps"] == len(lucid) * config.render.steps
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("top = 5", "render.examples.top: must be a perfect square .* received 5"),
+        ("images = 3", "render.examples.images: must be at least top = 4, received 3"),
+        ('dataset = "cifar"', "render.examples.dataset: unknown value 'cifar'; valid: own, imagenet, celeba"),
+    ],
+)
+def test_bad_settings_are_refused(experiment, setting, message):
+    text = experiment.read_text().replace("top = 4", f"top = 4\n{setting}" if "top" not in setting else setting)
+    if "images" in setting:
+        text = text.replace("images = 40\n", "")
+    bad = experiment.parent / "bad.toml"
+    bad.write_text(text)
+    with pytest.raises(ConfigError, match=message):
+        load_config(bad)
+
+
+def test_a_checkpoint_has_no_dataset_of_its_own(experiment):
+    text = experiment.read_text().replace(
+        'source = "pretrain"\ndataset = { kind = "world", world = "source" }',
+        'source = "checkpoint"\ncheckpoint = "inception_v1.ckpt"',
+    )
+    bad = experiment.parent / "checkpoint.toml"
+    bad.write_text(text)
+    with pytest.raises(ConfigError, match="'imagenet' is a checkpoint without a dataset .* one of: celeba"):
+        load_config(bad)
+    bad.write_text(text.replace("top = 4", 'top = 4\ndataset = "celeba"'))
+    assert load_config(bad).render.examples.dataset == "celeba"
+
+
+def test_the_gallery_shows_the_examples_beside_lucid(experiment, tmp_path):
+    section = other_methods_section(experiment, tmp_path / "dist")
+    assert "view/celeba/final/examples/" in section and "view/imagenet/final/examples/" in section
