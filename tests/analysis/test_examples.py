@@ -17,8 +17,11 @@ def _fixed_conv(name: str, kernel: np.ndarray) -> keras.layers.Conv2D:
     return layer
 
 
-def colour_detector(size: int = 32) -> keras.Model:
-    """Layer ``colours`` (stride 4): channel 0 is red minus the rest, 1 blue minus the rest."""
+def colour_detector(size: int | None = 32) -> keras.Model:
+    """Layer ``colours`` (stride 4): channel 0 is red minus the rest, 1 blue minus the rest.
+
+    `size` None takes images of any size, as the atlas's InceptionV1 snapshots do.
+    """
     inputs = keras.Input((size, size, 3))
     kernel = np.zeros((1, 1, 3, 2))
     kernel[0, 0, :, 0] = [1.0, -0.5, -0.5]
@@ -90,9 +93,10 @@ def test_contact_sheets_show_the_examples_best_first():
         crop = sheet[row * 10 : row * 10 + 8, column * 10 : column * 10 + 8]
         assert (crop[..., 0] > 0.85).sum() >= 16 and crop[..., 2].min() < 0.05
     assert np.all(sheet[8:10] == 1.0)  # the white gap between rows
-    default = dataset_examples(colour_detector(), "colours", [0], images, top=1)
-    assert default.crop == 4  # the receptive field: a 1x1 conv, then a 4x4 pooling
-    assert default.sheets[0][..., 0].min() > 0.95  # the window is the pooled cell: the square exactly
+    for model in (colour_detector(), colour_detector(size=None)):
+        default = dataset_examples(model, "colours", [0], images, top=1)
+        assert default.crop == 4  # the receptive field: a 1x1 conv, then a 4x4 pooling
+        assert default.sheets[0][..., 0].min() > 0.95  # the window is the pooled cell: the square exactly
 
 
 def test_contact_sheet_needs_a_square_count():
@@ -113,5 +117,7 @@ def test_bad_arguments_name_the_valid_values():
         dataset_examples(model, "colours", [0], images[:4])
     with pytest.raises(ValueError, match="between 1 and the image side 32; received 40"):
         dataset_examples(model, "colours", [0], images, crop=40)
+    with pytest.raises(ValueError, match="must be square, .* received shape \\(20, 32, 16, 3\\)"):
+        dataset_examples(colour_detector(size=None), "colours", [0], images[:, :, :16])
     with pytest.raises(UnknownLayerError, match="colours"):
         dataset_examples(model, "colour", [0], images)

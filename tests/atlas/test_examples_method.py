@@ -37,7 +37,11 @@ def experiment(tmp_path_factory):
 
 def _examples_path(atlas, model: str) -> str:
     """Channel 0's contact sheet of `model`'s final snapshot."""
-    return next(p for p in catalog.iter_image_files(atlas) if f"/{model}/final/examples/" in p and p.endswith("0000.png"))
+    return next(
+        p
+        for p in catalog.iter_image_files(atlas)
+        if f"/{model}/final/examples/" in p and p.endswith("0000.png")
+    )
 
 
 def test_the_atlas_holds_each_model_s_examples_from_its_own_dataset(experiment):
@@ -91,7 +95,9 @@ def test_examples_take_no_optimization_steps_in_the_plan(experiment):
     ],
 )
 def test_bad_settings_are_refused(experiment, setting, message):
-    text = experiment.read_text().replace("top = 4", f"top = 4\n{setting}" if "top" not in setting else setting)
+    text = experiment.read_text().replace(
+        "top = 4", f"top = 4\n{setting}" if "top" not in setting else setting
+    )
     if "images" in setting:
         text = text.replace("images = 40\n", "")
     bad = experiment.parent / "bad.toml"

@@ -33,5 +33,19 @@ def test_pooled_renders_equal_fresh_renders_for_each_snapshot():
 
 def test_unknown_method_lists_the_valid_ones():
     assert "lucid" in available_methods()
-    with pytest.raises(ValueError, match="valid: lucid, stylegan2"):
+    with pytest.raises(ValueError, match="valid: examples, lucid, neuron, stylegan2"):
         get_method("deepdream")
+
+
+def test_the_neuron_method_renders_lucid_s_neuron_objective():
+    model = _model(4)
+    settings = dict(size=32, steps=4, seed=3, transforms="lucid", param="fft", decorrelate=True)
+    result = get_method("neuron")(model, "Conv2d_2c_3x3", [0, 5], **settings)
+    del settings["steps"], settings["seed"]
+    fresh = render_channels(
+        model, "Conv2d_2c_3x3", [0, 5], steps=4, seed=3, objective="neuron", progress=False, **settings
+    )
+    np.testing.assert_allclose(result.images, fresh.images, atol=1e-5)
+    np.testing.assert_allclose(result.objectives, fresh.objectives, rtol=1e-4)
+    channel = get_method("lucid")(model, "Conv2d_2c_3x3", [0, 5], steps=4, seed=3, **settings)
+    assert not np.allclose(result.images, channel.images, atol=1e-3)

@@ -39,7 +39,9 @@ def test_demo_plan_covers_figure7_and_figure6():
     }
     assert all(len(batch.channels) == 4 for batch in plan.batches)
     examples = {(batch.model, batch.layer) for batch in plan.batches if batch.method == "examples"}
-    assert examples == {(model, layer) for model in ("imagenet", "celeba", "flowers17", "animals") for layer in layers}
+    assert examples == {
+        (model, layer) for model in ("imagenet", "celeba", "flowers17", "animals") for layer in layers
+    }
 
 
 @pytest.mark.parametrize("count", [1, 3, 16])

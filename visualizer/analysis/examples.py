@@ -106,6 +106,18 @@ def top_activations(
         (activations ``[C, top]`` descending, image indices ``[C, top]``,
         grid positions ``[C, top, 2]``); ties go to the earlier image.
     """
+    return _scan(model, layer, channels, images, top, batch_size)[:3]
+
+
+def _scan(
+    model: keras.Model,
+    layer: str,
+    channels: Sequence[int],
+    images: np.ndarray,
+    top: int,
+    batch_size: int | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[int, int]]:
+    """`top_activations`, and the layer's grid (height, width) on these images."""
     images = np.asarray(images, dtype="float32")
     if len(images) < top:
         raise ValueError(f"top={top} examples need at least {top} images; received {len(images)}.")
@@ -125,7 +137,8 @@ def top_activations(
     place = np.concatenate(places).T
     order = np.argsort(-peak, axis=1, kind="stable")[:, :top]
     rows, columns = np.divmod(np.take_along_axis(place, order, axis=1), width)
-    return np.take_along_axis(peak, order, axis=1), order, np.stack([rows, columns], axis=-1)
+    positions = np.stack([rows, columns], axis=-1)
+    return np.take_along_axis(peak, order, axis=1), order, positions, (height, width)
 
 
 def contact_sheet(crops: Sequence[np.ndarray], gap: int = SHEET_GAP) -> np.ndarray:
@@ -185,7 +198,8 @@ def dataset_examples(
     Raises:
         UnknownLayerError: `layer` is not in the model (with close matches).
         ValueError: no channels or one out of range, `top` not a perfect
-            square, fewer images than `top`, or a crop outside the image.
+            square, images not square, fewer images than `top`, or a crop
+            outside the image.
     """
     from visualizer.render.render import resolve_model_layer
 
@@ -199,20 +213,21 @@ def dataset_examples(
             f"Channels {bad or list(channels)} of layer {name!r}: valid channels are 0..{count - 1}."
         )
     images = np.asarray(images, dtype="float32")
+    if images.ndim != 4 or images.shape[1] != images.shape[2]:
+        raise ValueError(f"images must be square, [N, size, size, 3]; received shape {images.shape}.")
     size = images.shape[1]
     if crop is None:
         crop = min(receptive_field(model, name)[0], size)
     if not 1 <= crop <= size:
         raise ValueError(f"crop must be between 1 and the image side {size}; received {crop!r}.")
-    activations, indices, positions = top_activations(model, name, channels, images, top, batch_size)
-    grid = model.get_layer(name).output.shape[1] or 1
-    cell = size / grid
+    activations, indices, positions, (height, width) = _scan(model, name, channels, images, top, batch_size)
     sheets = []
     for channel_indices, channel_positions in zip(indices, positions):
         crops = []
         for image_index, (row, column) in zip(channel_indices, channel_positions):
-            top_edge = _window((row + 0.5) * cell, crop, size)
-            left_edge = _window((column + 0.5) * cell, crop, size)
+            # The unit's centre: its cell's centre when the layer's grid divides the image.
+            top_edge = _window((row + 0.5) * size / height, crop, size)
+            left_edge = _window((column + 0.5) * size / width, crop, size)
             crops.append(images[image_index, top_edge : top_edge + crop, left_edge : left_edge + crop])
         sheets.append(contact_sheet(crops))
     return DatasetExamples(np.stack(sheets), activations, indices, positions, crop)

@@ -228,7 +228,13 @@ class BatchRenderer:
         settings = method_settings(batch.method, config, batch.model)
         result = get_method(batch.method)(model, batch.layer, batch.channels, seed=seed, **settings)
         # The image side is the method's (a generator's resolution for stylegan2).
-        recorded = {**self.settings, **settings, **result.recorded, "size": int(result.images.shape[1]), "seed": seed}
+        recorded = {
+            **self.settings,
+            **settings,
+            **result.recorded,
+            "size": int(result.images.shape[1]),
+            "seed": seed,
+        }
         info = _model_info(self.metas[(batch.model, batch.snapshot)], channel_count(model, batch.layer))
         records = []
         for index, key in enumerate(batch.keys):
@@ -256,8 +262,8 @@ def plan_summary(
     """Count a plan's images, those already in the atlas, and estimate its cost.
 
     The estimate has two terms: the remaining FLOPs at `seconds_per_tflop`,
-    and the remaining optimization steps (each batch's own, or ``plan.steps``,
-    for each batch not yet complete) at `seconds_per_step`, the cost of a step that does not
+    and the remaining optimization steps (each unfinished batch's own, or
+    ``plan.steps``) at `seconds_per_step`, the cost of a step that does not
     grow with the network (small operations, dispatch, per-batch set-up),
     which dominates small networks such as the demo's.
 
@@ -288,5 +294,7 @@ def plan_summary(
         "tflops": sum(batch.cost for batch in unfinished) / 1e12,
     }
     if seconds_per_tflop is not None:
-        result["seconds"] = result["tflops"] * seconds_per_tflop + result["remaining_steps"] * seconds_per_step
+        result["seconds"] = (
+            result["tflops"] * seconds_per_tflop + result["remaining_steps"] * seconds_per_step
+        )
     return result

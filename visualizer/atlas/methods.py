@@ -1,7 +1,8 @@
 """Rendering methods the atlas can run, by name.
 
 A method turns (model, layer, channels) into one image per channel:
-``lucid`` is Lucid's channel visualization, ``stylegan2`` the paper's
+``lucid`` is Lucid's channel visualization, ``neuron`` Lucid's neuron
+objective (the centre unit), ``stylegan2`` the paper's
 generative prior (`visualizer.prior.generative`), ``examples`` contact
 sheets of the dataset images that excite each channel most
 (`visualizer.analysis.examples`). Each method registers the function that
@@ -187,10 +188,17 @@ def lucid(
     transforms: str = "lucid",
     param: str = "fft",
     decorrelate: bool = True,
+    objective: str = "channel",
 ) -> MethodResult:
     """Lucid's channel visualization (`visualizer.render`), compiled once per layer and architecture."""
     renderer = _POOL.renderer(
-        model, layer, size=size, transforms=transforms, param=param, decorrelate=decorrelate
+        model,
+        layer,
+        size=size,
+        transforms=transforms,
+        param=param,
+        decorrelate=decorrelate,
+        objective=objective,
     )
     rendering = renderer.render(list(channels), steps=steps, seed=seed, progress=False)
     return MethodResult(
@@ -198,6 +206,21 @@ def lucid(
         np.asarray(rendering.objectives, dtype="float64"),
         list(rendering.failed),
     )
+
+
+def _neuron_settings(config) -> dict[str, Any]:
+    """Lucid's settings from ``config.render``, and the objective (recorded with each image)."""
+    return {**_render_settings(config), "objective": "neuron"}
+
+
+@register_method("neuron", settings=_neuron_settings)
+def neuron(model, layer: str, channels: Sequence[int], **settings: Any) -> MethodResult:
+    """Lucid's neuron objective: the channel at the centre of the layer's grid, not its spatial mean.
+
+    Distill's feature-visualization appendix shows both per unit; a neuron
+    image is one unit's preferred stimulus, centred, within its receptive field.
+    """
+    return lucid(model, layer, channels, **{**settings, "objective": "neuron"})
 
 
 def _prior_settings(config) -> dict[str, Any]:
@@ -230,7 +253,9 @@ def _generator(path: str) -> tuple[Any, dict[str, str]]:
     from visualizer.prior.weights import load_generator
 
     if not path:
-        raise ValueError("The stylegan2 method needs render.prior.generator (StyleGAN2 weights, .pkl or .npz).")
+        raise ValueError(
+            "The stylegan2 method needs render.prior.generator (StyleGAN2 weights, .pkl or .npz)."
+        )
     if path not in _GENERATORS:
         identity = {"generator": os.path.basename(path), "generator_sha256": _file_sha256(path)}
         _GENERATORS[path] = (load_generator(path), identity)
@@ -303,7 +328,12 @@ def _examples_settings(config, model: str) -> dict[str, Any]:
     dataset = dataclasses.asdict(source.dataset)
     if dataset["path"]:
         dataset["path"] = str(config.resolve_path(dataset["path"]))
-    spec = {"model": source.name, "dataset": dataset, "size": config.network.image_size, "seed": config.project.seed}
+    spec = {
+        "model": source.name,
+        "dataset": dataset,
+        "size": config.network.image_size,
+        "seed": config.project.seed,
+    }
     return {"images": spec, "count": examples.images, "top": examples.top, "steps": 0}
 
 
@@ -357,5 +387,8 @@ def examples(
 
     pixels, name = _validation_images(images, count)
     found = dataset_examples(model, layer, list(channels), pixels, top=top)
-    recorded = {"images": {"model": images["model"], "dataset": name, "scored": len(pixels)}, "crop": found.crop}
+    recorded = {
+        "images": {"model": images["model"], "dataset": name, "scored": len(pixels)},
+        "crop": found.crop,
+    }
     return MethodResult(found.sheets, found.activations[:, 0].astype("float64"), [], recorded=recorded)
