@@ -337,9 +337,10 @@ def _examples_settings(config, model: str) -> dict[str, Any]:
     return {"images": spec, "count": examples.images, "top": examples.top, "steps": 0}
 
 
-# The last dataset's images only: the paper's would hold 1.2 GB a dataset (2,048 images of 224 px),
-# and a plan's batches come model by model.
+# Recent datasets' images, up to a budget: the demo's take 25 MB each, the paper's 1.2 GB (2,048 images
+# of 224 px), and a worker's batches may alternate between models.
 _IMAGES: dict[str, tuple[np.ndarray, str]] = {}
+_IMAGES_BUDGET = 1 << 30
 
 
 def _validation_images(spec: dict[str, Any], count: int) -> tuple[np.ndarray, str]:
@@ -351,7 +352,6 @@ def _validation_images(spec: dict[str, Any], count: int) -> tuple[np.ndarray, st
 
     key = json.dumps([spec, count], sort_keys=True)
     if key not in _IMAGES:
-        _IMAGES.clear()
         dataset_config = DatasetConfig(**spec["dataset"])
         root = Path(dataset_config.path) if dataset_config.path else None
         dataset = open_dataset(dataset_config, root, spec["size"], spec["seed"])
@@ -361,7 +361,13 @@ def _validation_images(spec: dict[str, Any], count: int) -> tuple[np.ndarray, st
             total += len(chunks[-1])
             if total >= count:
                 break
-        _IMAGES[key] = (np.concatenate(chunks), dataset.name)
+        found = (np.concatenate(chunks), dataset.name)
+        while (
+            _IMAGES
+            and sum(pixels.nbytes for pixels, _ in _IMAGES.values()) + found[0].nbytes > _IMAGES_BUDGET
+        ):
+            del _IMAGES[next(iter(_IMAGES))]  # the oldest first
+        _IMAGES[key] = found
     return _IMAGES[key]
 
 
