@@ -6,8 +6,8 @@ For each layer, the seconds `dataset_examples` takes to score `--images`
 random images for every channel of the layer and cut the contact sheets, on
 an InceptionV1 with random weights, after one warm-up call; the images
 scored per second; and, for scale, the seconds one Lucid optimization step
-of the whole layer takes at the same size (`render_channels`, 2 steps minus
-1 step, compiled). An examples batch costs about as much as that many steps.
+of the whole layer takes at the same size (a compiled render of 3 steps
+minus one of 1 step, halved). An examples batch costs about as much as that many steps.
 
 Prints a Markdown table for BENCHMARKS.md.
 """

@@ -43,7 +43,8 @@ class SiteConfig:
         webp_quality: WebP quality of both derivatives.
         workers: processes for image derivatives.
         primary_method: render method shown in the grids (others appear on
-            channel pages); empty picks ``channel`` or the most common one.
+            channel pages); empty picks ``lucid`` where there is one
+            (`generator.pages.choose_primary`).
     """
 
     title: str = "Visualizing Transfer Learning"

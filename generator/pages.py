@@ -420,16 +420,37 @@ class _Index:
         return Cell(label, self.picture(row), title, kind, snapshot.label if snapshot else "")
 
 
-def _choose_primary(atlas: Atlas, config: SiteConfig) -> tuple[str, list[str]]:
+# The grids show one image per channel: a feature visualization where there is one. Methods whose images
+# are contact sheets (several images per channel) go to the grids only when nothing else was rendered.
+PRIMARY_ORDER = ("lucid", "channel", "neuron", "stylegan2", "negative")
+SHEET_METHODS = ("examples", "diversity")
+
+
+def choose_primary(atlas: Atlas, config: SiteConfig) -> tuple[str, list[str]]:
+    """The method the grids show, and every method of the atlas in the order pages list them.
+
+    Args:
+        atlas: the atlas.
+        config: site settings; a set ``primary_method`` wins.
+
+    Returns:
+        ``(primary, methods)``: by default the first of `PRIMARY_ORDER`
+        present, then the most common other method, contact-sheet methods
+        (`SHEET_METHODS`) last; `methods` in that same order.
+    """
     counts: dict[str, int] = defaultdict(int)
     for image in atlas.images:
         counts[image.method] += 1
-    methods = sorted(counts, key=lambda m: (-counts[m], m))
+
+    def rank(method: str) -> tuple:
+        if method in PRIMARY_ORDER:
+            return (0, PRIMARY_ORDER.index(method), 0, method)
+        return (2 if method in SHEET_METHODS else 1, 0, -counts[method], method)
+
+    methods = sorted(counts, key=rank)
     if config.primary_method:
         return config.primary_method, methods
-    if "channel" in counts:
-        return "channel", methods
-    return (methods[0] if methods else "channel"), methods
+    return (methods[0] if methods else "lucid"), methods
 
 
 def build_site_model(
@@ -446,7 +467,7 @@ def build_site_model(
     Returns:
         The `Site`, with `Site.pages` filled.
     """
-    primary, methods = _choose_primary(atlas, config)
+    primary, methods = choose_primary(atlas, config)
     index = _Index(atlas, derived, primary)
 
     models: dict[str, ModelView] = {name: ModelView(row) for name, row in atlas.models.items()}

@@ -46,3 +46,37 @@ def test_overrides_apply_last():
     assert config.digest() != load_config(ROOT / "configs" / "demo.toml").digest()
     moved = load_config(ROOT / "configs" / "demo.toml", {"project.atlas_dir": "/tmp/y"})
     assert moved.digest() == load_config(ROOT / "configs" / "demo.toml").digest()
+
+
+def test_errors_name_the_line_of_the_right_table(tmp_path):
+    """A key that several tables have is found in the table the error is about."""
+    text = (
+        '[[models]]\nname = "a"\nsource = "pretrain"\ndataset = { kind = "world", world = "imagenet" }\n'
+        '[[models]]\nname = "b"\nsource = "pretrain"\nhead = "mlp"\n'
+        '\n[render.examples]\nimages = 64\ndataset = "c"\n'
+    )
+    with pytest.raises(ConfigError, match=r"c.toml:8: models\[1\].head"):
+        load_config(_write(tmp_path, text))
+    text = text.replace('head = "mlp"\n', "")
+    with pytest.raises(
+        ConfigError, match=r"c.toml:11: render.examples.dataset: unknown value 'c'; valid: own, a, b"
+    ):
+        load_config(_write(tmp_path, text))
+    text = text.replace('dataset = "c"\n', "top = 5\n")
+    with pytest.raises(ConfigError, match=r"c.toml:11: render.examples.top: must be a perfect square"):
+        load_config(_write(tmp_path, text))
+
+
+def test_diversity_settings_are_checked(tmp_path):
+    for body, text in [
+        (
+            "images = 3",
+            r"render.diversity.images: must be a perfect square of at least 4 \(4, 9, 16...\), received 3",
+        ),
+        ("images = 1", r"render.diversity.images: .*received 1"),
+        ("weight = 0.0", "render.diversity.weight: must be positive, received 0.0"),
+        ("batch_size = -1", "render.diversity.batch_size: must be 0 or more, received -1"),
+    ]:
+        with pytest.raises(ConfigError, match=rf"c.toml:2: {text}"):
+            load_config(_write(tmp_path, f"[render.diversity]\n{body}\n"))
+    assert load_config(_write(tmp_path, "[render.diversity]\nimages = 9\n")).render.diversity.images == 9

@@ -160,6 +160,18 @@ class ExamplesConfig:
 
 
 @dataclass
+class DiversityConfig:
+    """Settings of the ``diversity`` method: `images` images of each channel (a perfect square, laid out
+    as one contact sheet), made to differ by Lucid's diversity term at `weight` (Lucid's notebook: 4
+    images, 100); `batch_size` channels per optimization (0: the atlas batch, ``render.batch_size``).
+    """
+
+    images: int = 4
+    weight: float = 100.0
+    batch_size: int = 8
+
+
+@dataclass
 class RenderConfig:
     """Render settings (Lucid's defaults at the paper's size) and the plan."""
 
@@ -172,6 +184,7 @@ class RenderConfig:
     plan: list[SelectionConfig] = field(default_factory=list)
     prior: PriorConfig = field(default_factory=PriorConfig)
     examples: ExamplesConfig = field(default_factory=ExamplesConfig)
+    diversity: DiversityConfig = field(default_factory=DiversityConfig)
 
 
 @dataclass
@@ -211,12 +224,36 @@ class Config:
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]
 
 
+def _key_lines(text: str) -> dict[str, int]:
+    """Line number of each table and key in the TOML text, by dotted path (``render.plan[1].models``)."""
+    lines: dict[str, int] = {}
+    header, arrays = "", {}
+    for number, line in enumerate(text.splitlines(), 1):
+        stripped = line.split("#", 1)[0].strip()
+        array = re.fullmatch(r"\[\[\s*([\w.-]+)\s*\]\]", stripped)
+        table = re.fullmatch(r"\[\s*([\w.-]+)\s*\]", stripped)
+        if array:
+            arrays[array[1]] = arrays.get(array[1], -1) + 1
+            header = f"{array[1]}[{arrays[array[1]]}]"
+        elif table:
+            header = table[1]
+        key = None if (array or table) else re.match(r"([\w.-]+)\s*=", stripped)
+        path = header if key is None else (f"{header}.{key[1]}" if header else key[1])
+        if path:
+            lines.setdefault(path, number)
+    return lines
+
+
 def _key_line(text: str, dotted: str) -> int | None:
-    """Best-effort line number of a key's last part in the TOML text."""
+    """Line number of a key, or of the nearest table around it, in the TOML text; None if not found."""
+    lines = _key_lines(text)
+    path = dotted
+    while path:
+        if path in lines:
+            return lines[path]
+        path = path.rpartition(".")[0]
     last = dotted.split(".")[-1].split("[")[0]
-    match = re.search(rf"^\s*{re.escape(last)}\s*=", text, re.MULTILINE)
-    if match is None:
-        match = re.search(rf"^\s*\[+\s*[\w.]*{re.escape(last)}\s*\]+", text, re.MULTILINE)
+    match = re.search(rf"^\s*{re.escape(last)}\s*=", text, re.MULTILINE) if last else None
     return text.count("\n", 0, match.start()) + 1 if match else None
 
 
@@ -310,6 +347,20 @@ def _validate(config: Config, reader: _Reader) -> None:
                     f"render.plan[{index}].models", f"unknown model {name!r}; valid: {', '.join(names)}"
                 )
     _validate_examples(config, reader)
+    _validate_diversity(config, reader)
+
+
+def _validate_diversity(config: Config, reader: _Reader) -> None:
+    diversity = config.render.diversity
+    if diversity.images < 2 or math.isqrt(diversity.images) ** 2 != diversity.images:
+        reader.fail(
+            "render.diversity.images",
+            f"must be a perfect square of at least 4 (4, 9, 16...), received {diversity.images}",
+        )
+    if diversity.weight <= 0:
+        reader.fail("render.diversity.weight", f"must be positive, received {diversity.weight}")
+    if diversity.batch_size < 0:
+        reader.fail("render.diversity.batch_size", f"must be 0 or more, received {diversity.batch_size}")
 
 
 def _validate_examples(config: Config, reader: _Reader) -> None:

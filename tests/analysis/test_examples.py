@@ -6,7 +6,13 @@ import keras
 import numpy as np
 import pytest
 
-from visualizer.analysis.examples import contact_sheet, dataset_examples, receptive_field, top_activations
+from visualizer.analysis.examples import (
+    contact_sheet,
+    dataset_examples,
+    grid_geometry,
+    receptive_field,
+    top_activations,
+)
 from visualizer.models.layers import UnknownLayerError
 
 
@@ -56,6 +62,56 @@ def test_inception_receptive_fields_match_the_architecture():
     assert receptive_field(model, "Mixed_3b_Branch_0_a_1x1") == (27, 8)
     assert receptive_field(model, "Mixed_3b_Branch_3_b_1x1") == (43, 8)
     assert receptive_field(model, "Mixed_5c_Branch_3_b_1x1") == (379, 32)
+
+
+def _support(model: keras.Model, layer: str, size: int, row: int, column: int) -> tuple[int, int, int, int]:
+    """Rows and columns (first, last) of the input pixels that unit (row, column) of `layer` sees."""
+    import tensorflow as tf
+
+    probe = keras.Model(model.input, model.get_layer(layer).output)
+    images = tf.ones((1, size, size, 3))
+    with tf.GradientTape() as tape:
+        tape.watch(images)
+        value = tf.reduce_sum(probe(images)[0, row, column])
+    seen = np.abs(tape.gradient(value, images).numpy()[0]).sum(axis=-1) > 0
+    rows, columns = np.flatnonzero(seen.any(axis=1)), np.flatnonzero(seen.any(axis=0))
+    return rows[0], rows[-1], columns[0], columns[-1]
+
+
+@pytest.mark.parametrize("size", [64, 67])
+def test_unit_positions_follow_same_padding(size):
+    """Each unit's field sits where the gradient says, with TensorFlow's odd padding pixel after."""
+    inputs = keras.Input((size, size, 3))
+    x = keras.layers.Conv2D(2, 7, strides=2, padding="same", name="stem")(inputs)
+    x = keras.layers.AveragePooling2D(3, strides=2, padding="same", name="pool")(x)
+    x = keras.layers.ZeroPadding2D(((1, 0), (1, 0)), name="pad")(x)
+    x = keras.layers.Conv2D(2, 3, padding="valid", name="valid")(x)
+    x = keras.layers.DepthwiseConv2D(3, strides=2, padding="same", name="depthwise")(x)
+    model = keras.Model(inputs, x)
+    for layer in ("stem", "pool", "valid", "depthwise"):
+        geometry = grid_geometry(model, layer, size)
+        assert geometry.cells == model.get_layer(layer).output.shape[1]
+        half = (geometry.field - 1) / 2
+        inside = [
+            unit
+            for unit in range(geometry.cells)
+            if geometry.offset + unit * geometry.stride - half >= 0
+            and geometry.offset + unit * geometry.stride + half <= size - 1
+        ]
+        assert inside, layer
+        for unit in inside[:: max(1, len(inside) // 3)]:
+            first, last, left, right = _support(model, layer, size, unit, unit)
+            assert geometry.offset + unit * geometry.stride == (first + last) / 2 == (left + right) / 2
+            assert last - first + 1 == geometry.field
+    assert grid_geometry(model, "depthwise").offset is None
+
+
+def test_geometry_refuses_layers_that_resample():
+    inputs = keras.Input((16, 16, 3))
+    x = keras.layers.UpSampling2D(name="up")(inputs)
+    model = keras.Model(inputs, keras.layers.Conv2D(2, 3, name="after")(x))
+    with pytest.raises(ValueError, match="UpSampling2D layer 'up' are not supported"):
+        grid_geometry(model, "after", 16)
 
 
 def _planted_images(count: int = 20, size: int = 32, seed: int = 0):
@@ -121,3 +177,16 @@ def test_bad_arguments_name_the_valid_values():
         dataset_examples(colour_detector(size=None), "colours", [0], images[:, :, :16])
     with pytest.raises(UnknownLayerError, match="colours"):
         dataset_examples(model, "colour", [0], images)
+
+
+def test_a_channel_no_image_activates_gets_a_grey_sheet():
+    """A ReLU channel that is 0 on every image has no best examples: grey sheet, listed as inactive."""
+    images, _ = _planted_images()
+    inputs = keras.Input((32, 32, 3))
+    colours = colour_detector()(inputs)
+    dead = _fixed_conv("keep_red", np.diag([1.0, 0.0]).reshape(1, 1, 2, 2))(colours)  # channel 1: always 0
+    model = keras.Model(inputs, keras.layers.ReLU(name="fires")(dead))
+    found = dataset_examples(model, "fires", [0, 1], images, top=4, crop=8)
+    assert found.inactive == [1]
+    assert np.all(found.sheets[1] == 0.5) and found.activations[1, 0] == 0
+    assert found.sheets[0].max() == 1.0 and found.sheets[0].min() < 0.05

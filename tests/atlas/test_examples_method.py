@@ -77,11 +77,20 @@ def test_one_dataset_for_every_model(experiment):
 
 
 def test_examples_take_no_optimization_steps_in_the_plan(experiment):
-    config = load_config(experiment, {"project.atlas_dir": str(experiment.parent / "empty-atlas")})
+    """Examples cost one forward pass over the scored images per layer, in one batch per layer."""
+    from visualizer.models.flops import render_step_flops
+
+    overrides = {"project.atlas_dir": str(experiment.parent / "empty-atlas"), "render.batch_size": 1}
+    config = load_config(experiment, overrides)
     plan = make_plan(config)
     examples = [batch for batch in plan.batches if batch.method == "examples"]
     lucid = [batch for batch in plan.batches if batch.method == "lucid"]
-    assert len(examples) == 2 and all(batch.steps == 0 and batch.cost == 0 for batch in examples)
+    assert len(examples) == 2 and all(batch.steps == 0 for batch in examples)
+    assert all(len(batch.channels) == 1 for batch in lucid)  # render.batch_size splits optimizations only
+    assert all(len(batch.channels) > 1 for batch in examples)
+    for batch in examples:
+        forward = render_step_flops(batch.layer, config.network.image_size, config.network.width) / 3
+        assert batch.cost == pytest.approx(config.render.examples.images * forward)
     summary = plan_summary(config, plan, seconds_per_tflop=0.0, seconds_per_step=1.0)
     assert summary["remaining_steps"] == len(lucid) * config.render.steps
 
@@ -122,3 +131,42 @@ def test_a_checkpoint_has_no_dataset_of_its_own(experiment):
 def test_the_gallery_shows_the_examples_beside_lucid(experiment, tmp_path):
     section = other_methods_section(experiment, tmp_path / "dist")
     assert "view/celeba/final/examples/" in section and "view/imagenet/final/examples/" in section
+
+
+def test_validation_images_keep_the_most_recently_used_datasets(experiment, monkeypatch):
+    from visualizer.atlas import methods
+
+    config = load_config(experiment)
+    first, second = (method_settings("examples", config, m)["images"] for m in ("imagenet", "celeba"))
+    monkeypatch.setattr(methods, "_IMAGES", {})
+    pixels, _ = methods._validation_images(first, 16)
+    monkeypatch.setattr(methods, "_IMAGES_BUDGET", 2 * pixels.nbytes + 1)
+    methods._validation_images(second, 16)
+    assert methods._validation_images(first, 16)[0] is pixels  # a hit, now the most recent
+    methods._validation_images(second, 8)  # over the budget: the least recently used goes
+    kept = [(spec["model"], count) for spec, count in map(__import__("json").loads, methods._IMAGES)]
+    assert kept == [("imagenet", 16), ("celeba", 8)]
+
+
+def test_too_few_or_no_validation_images_are_named(experiment, monkeypatch):
+    from visualizer.atlas import methods
+    from visualizer.data import loader
+
+    config = load_config(experiment)
+    spec = method_settings("examples", config, "celeba")["images"]
+    spec["dataset"]["validation_size"] = 3
+    with pytest.raises(
+        ValueError, match="'faces world' of model 'celeba' has 3 validation images, fewer than render"
+    ):
+        methods.examples(None, "Mixed_3b_Branch_3_b_1x1", [0], seed=0, images=spec, count=40, top=4)
+
+    class Empty:
+        name = "empty"
+
+        def validation_batches(self, batch_size):
+            return iter(())
+
+    monkeypatch.setattr(loader, "open_dataset", lambda *args: Empty())
+    spec["dataset"]["validation_size"] = 2
+    with pytest.raises(ValueError, match="'empty' of model 'celeba' has no validation images"):
+        methods._validation_images(spec, 40)

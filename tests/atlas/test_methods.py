@@ -33,7 +33,7 @@ def test_pooled_renders_equal_fresh_renders_for_each_snapshot():
 
 def test_unknown_method_lists_the_valid_ones():
     assert "lucid" in available_methods()
-    with pytest.raises(ValueError, match="valid: examples, lucid, neuron, stylegan2"):
+    with pytest.raises(ValueError, match="valid: diversity, examples, lucid, negative, neuron, stylegan2"):
         get_method("deepdream")
 
 
@@ -49,3 +49,45 @@ def test_the_neuron_method_renders_lucid_s_neuron_objective():
     np.testing.assert_allclose(result.objectives, fresh.objectives, rtol=1e-4)
     channel = get_method("lucid")(model, "Conv2d_2c_3x3", [0, 5], steps=4, seed=3, **settings)
     assert not np.allclose(result.images, channel.images, atol=1e-3)
+
+
+def test_the_negative_method_lowers_the_pre_relu_channel():
+    """``negative`` is Lucid's method minimizing the batch norm's output: the channel's pre-ReLU mean."""
+    model = _model(4)
+    settings = dict(size=32, steps=4, seed=3, transforms="lucid", param="fft", decorrelate=True)
+    result = get_method("negative")(model, "Conv2d_2c_3x3", [0, 5], **settings)
+    assert result.recorded == {"pre_relu_layer": "Conv2d_2c_3x3_bn"}
+    fresh = render_channels(
+        model, "Conv2d_2c_3x3_bn", [0, 5], size=32, steps=4, seed=3, objective="negative", progress=False
+    )
+    np.testing.assert_allclose(result.images, fresh.images, atol=1e-5)
+    np.testing.assert_allclose(result.objectives, fresh.objectives, rtol=1e-4)
+
+
+def test_the_diversity_method_lays_each_channel_s_group_on_a_sheet():
+    """``diversity`` renders `images` diverse images per channel, in batches of whole groups, as one sheet."""
+    from visualizer.analysis.examples import SHEET_GAP
+
+    model = _model(4)
+    settings = dict(size=24, steps=3, seed=3, transforms="lucid", param="fft", decorrelate=True)
+    result = get_method("diversity")(
+        model, "Conv2d_2c_3x3", [0, 5, 7], images=4, weight=100.0, batch_size=2, **settings
+    )
+    assert result.images.shape == (3, 2 * 24 + SHEET_GAP, 2 * 24 + SHEET_GAP, 3) and result.failed == []
+    fresh = render_channels(
+        model,
+        "Conv2d_2c_3x3",
+        [5] * 4,
+        size=24,
+        steps=3,
+        seed=3,
+        diversity=100.0,
+        progress=False,
+    )
+    sheet = result.images[1]
+    for index in range(4):  # channel 5's sheet holds Lucid's batch of four of channel 5, row by row
+        row, column = divmod(index, 2)
+        top, left = row * (24 + SHEET_GAP), column * (24 + SHEET_GAP)
+        np.testing.assert_allclose(sheet[top : top + 24, left : left + 24], fresh.images[index], atol=1e-4)
+    assert result.objectives[1] == pytest.approx(fresh.objectives.mean(), rel=1e-3)
+    assert np.all(sheet[24 : 24 + SHEET_GAP] == 1.0)

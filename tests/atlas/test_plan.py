@@ -127,7 +127,7 @@ def test_plan_summary_estimates_flops_and_steps_of_unfinished_batches(demo_in_tm
     summary = plan_summary(config, plan, seconds_per_tflop=0.0, seconds_per_step=1.0)
     assert summary["existing"] == len(full.channels) + 1
     assert summary["remaining_batches"] == len(plan.batches) - 1  # a partial batch is rendered again
-    optimized = [batch for batch in plan.batches[1:] if batch.method == "lucid"]  # examples take no steps
+    optimized = [batch for batch in plan.batches[1:] if batch.steps]  # examples take no steps
     assert summary["remaining_steps"] == summary["seconds"] == len(optimized) * plan.steps
     flops_only = plan_summary(config, plan, seconds_per_tflop=2.0)
     assert flops_only["tflops"] == pytest.approx((plan.flops - full.cost) / 1e12)
@@ -140,7 +140,7 @@ def test_vtl_plan_estimate_uses_both_terms_and_rejects_negative_rates(demo_in_tm
     args = ["plan", "--config", str(config.path), "--atlas", str(config.project.atlas_dir), "--json"]
     assert main([*args, "--seconds-per-tflop", "0", "--seconds-per-step", "0.5"]) == 0
     summary = json.loads(capsys.readouterr().out)
-    optimized = [batch for batch in plan.batches if batch.method == "lucid"]
+    optimized = [batch for batch in plan.batches if batch.steps]
     assert summary["seconds"] == pytest.approx(0.5 * len(optimized) * plan.steps)
     with pytest.raises(SystemExit):
         main([*args, "--seconds-per-step", "-1"])

@@ -151,11 +151,18 @@ def test_npz_round_trip(tmp_path):
         np.testing.assert_array_equal(loaded.variables()[name], value, err_msg=name)
 
 
-def test_the_config_is_read_from_every_format(tmp_path):
+def test_the_config_is_read_from_every_format_without_building_a_generator(tmp_path, monkeypatch):
+    from visualizer.prior import weights
+
     saved, bare, release = tmp_path / "saved.npz", tmp_path / "bare.npz", tmp_path / "release.pkl"
     save_npz(randomized(), saved)
     np.savez(bare, **randomized().variables())  # no config entries: inferred from the shapes
     write_release_pickle(release, randomized().variables())
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("read_generator_config built a generator")
+
+    monkeypatch.setattr(weights, "StyleGAN2", refuse)
     assert (
         read_generator_config(saved) == read_generator_config(bare) == read_generator_config(release) == TINY
     )

@@ -100,3 +100,22 @@ def test_diversity_matches_lucid_formula():
     expected = (sims.sum() - np.trace(sims)) / 4
     got = ops.convert_to_numpy(obj.diversity("L")(lambda name: ops.convert_to_tensor(acts)))
     assert got.shape == (4,) and got.sum() == pytest.approx(expected, rel=1e-5)
+
+
+def test_grouped_diversity_is_lucid_diversity_of_each_group():
+    """In groups of G, each image's value is Lucid's per-image value within its own group alone."""
+    acts = np.random.default_rng(3).normal(size=(6, 3, 3, 5)).astype("float32")
+    grouped = obj.diversity("L", group=3)
+    got = ops.convert_to_numpy(grouped(lambda name: ops.convert_to_tensor(acts)))
+    for start in (0, 3):
+        alone = obj.diversity("L")(lambda name, s=start: ops.convert_to_tensor(acts[s : s + 3]))
+        np.testing.assert_allclose(got[start : start + 3], ops.convert_to_numpy(alone), rtol=1e-5)
+    whole = ops.convert_to_numpy(obj.diversity("L")(lambda name: ops.convert_to_tensor(acts)))
+    assert not np.allclose(got, whole, rtol=1e-3)
+    assert grouped.name == "diversity L in groups of 3"
+
+
+@pytest.mark.parametrize("group", [0, -2, 1.5, True])
+def test_grouped_diversity_rejects_bad_group(group):
+    with pytest.raises(ValueError, match="group must be None or a positive integer"):
+        obj.diversity("L", group=group)

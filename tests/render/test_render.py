@@ -172,3 +172,78 @@ def test_nan_channel_is_retried_then_reported(tiny, monkeypatch):
     assert np.all(result.images[1] == 0.5) and np.all(result.history[3][1] == 0.5)
     assert np.isnan(result.objectives[1]) and np.isfinite(result.objectives[[0, 2]]).all()
     assert np.abs(result.images[0] - 0.5).max() > 1e-3
+
+
+def test_negative_objective_lowers_the_channel(tiny):
+    """``objective="negative"`` drives a pre-ReLU channel's mean down, where ``"channel"`` drives it up."""
+    kwargs = dict(size=24, seed=2, progress=False)
+    start = render_channels(tiny, "conv2", [0, 3], steps=1, objective="negative", **kwargs)
+    low = render_channels(tiny, "conv2", [0, 3], steps=30, objective="negative", **kwargs)
+    high = render_channels(tiny, "conv2", [0, 3], steps=30, **kwargs)
+    assert low.names == ["negative conv2:0", "negative conv2:3"]
+    assert (low.objectives > start.objectives).all()  # the objective is minus the mean
+    acts = keras.Model(tiny.inputs, tiny.get_layer("conv2").output)
+    means_low = ops.convert_to_numpy(acts(low.images)).mean(axis=(1, 2))[[0, 1], [0, 3]]
+    means_high = ops.convert_to_numpy(acts(high.images)).mean(axis=(1, 2))[[0, 1], [0, 3]]
+    np.testing.assert_allclose(means_low, -low.objectives, rtol=1e-3, atol=1e-4)
+    assert (means_low < -start.objectives).all() and (means_high > -start.objectives).all()
+
+
+def _gram_similarity(model: keras.Model, layer: str, images: np.ndarray) -> float:
+    """Mean cosine similarity of the images' Gram matrices at `layer`, over distinct pairs."""
+    acts = ops.convert_to_numpy(keras.Model(model.inputs, model.get_layer(layer).output)(images))
+    flat = acts.reshape(len(acts), -1, acts.shape[-1]).astype("float64")
+    grams = np.einsum("bpc,bpd->bcd", flat, flat).reshape(len(acts), -1)
+    grams /= np.linalg.norm(grams, axis=1, keepdims=True)
+    similarity = grams @ grams.T
+    return float((similarity.sum() - np.trace(similarity)) / (len(acts) * (len(acts) - 1)))
+
+
+def test_diversity_groups_render_diverse_images_of_each_channel(tiny):
+    """Groups of repeats of one channel render as Lucid's diversity batches, several channels at once."""
+    kwargs = dict(size=24, steps=20, seed=5, progress=False)
+    grouped = render_channels(tiny, "relu2", [1, 1, 1, 4, 4, 4], diversity=50.0, diversity_group=3, **kwargs)
+    assert grouped.names[0] == "channel relu2:1 - 50 * diversity relu2 in groups of 3"
+    # Each group is what Lucid's batch of three of that channel alone gives (same draws, same starts).
+    for start, channel in [(0, 1), (3, 4)]:
+        alone = render_channels(tiny, "relu2", [channel] * 3, diversity=50.0, **kwargs)
+        np.testing.assert_allclose(grouped.images[start : start + 3], alone.images, atol=1e-4)
+    # Chunks of whole groups give the same images.
+    chunked = render_channels(
+        tiny, "relu2", [1, 1, 1, 4, 4, 4], diversity=50.0, diversity_group=3, batch_size=3, **kwargs
+    )
+    np.testing.assert_allclose(chunked.images, grouped.images, atol=1e-4)
+    # Repeats start apart, and the diversity term pushes their Gram matrices further apart.
+    plain = render_channels(tiny, "relu2", [1, 1, 1], **kwargs)
+    assert np.abs(plain.images[0] - plain.images[1]).max() > 1e-3
+    assert _gram_similarity(tiny, "relu2", grouped.images[:3]) < _gram_similarity(tiny, "relu2", plain.images)
+
+
+def test_diversity_groups_refuse_mixed_groups_and_split_batches(tiny):
+    """Groups must repeat one channel, fill the list, and not be split across batches."""
+    kwargs = dict(size=16, steps=1, progress=False, diversity=10.0, diversity_group=2)
+    with pytest.raises(ValueError, match=r"slots 2\.\.3 hold \[1, 2\]"):
+        render_channels(tiny, "relu2", [0, 0, 1, 2], **kwargs)
+    with pytest.raises(ValueError, match="groups of 2.*received 3 channels"):
+        render_channels(tiny, "relu2", [0, 0, 1], **kwargs)
+    with pytest.raises(ValueError, match="batch_size must be a multiple of 2; received batch_size=3"):
+        render_channels(tiny, "relu2", [0, 0, 1, 1], batch_size=3, **kwargs)
+    with pytest.raises(ValueError, match="diversity_group must be None or a positive integer"):
+        render_channels(tiny, "relu2", [0, 0], size=16, steps=1, progress=False, diversity_group=0)
+
+
+def test_pre_relu_layer(small_inception, tiny):
+    """A ReLU layer's input layer is found by alias or name; layers that are not ReLUs are refused."""
+    from visualizer.render import pre_relu_layer
+
+    assert pre_relu_layer(small_inception, "4c_2_b_3x3") == "Mixed_4c_Branch_2_b_3x3_bn"
+    assert pre_relu_layer(tiny, "relu2") == "conv2"
+    inputs = keras.Input((None, None, 3))
+    model = keras.Model(
+        inputs, keras.layers.Activation("relu", name="act")(keras.layers.Dense(2, name="d")(inputs))
+    )
+    assert pre_relu_layer(model, "act") == "d"
+    with pytest.raises(ValueError, match="'conv1' of model 'tiny' is a Conv2D, not a ReLU layer"):
+        pre_relu_layer(tiny, "conv1")
+    with pytest.raises(UnknownLayerError):
+        pre_relu_layer(tiny, "relu_9")

@@ -52,3 +52,27 @@ def test_fork_map_keeps_order_and_sees_parent_objects():
     offset = 1000  # a closure over a parent object: fine with fork, impossible to pickle
     assert fork_map(lambda i: i + offset, list(range(500)), workers=2) == [i + 1000 for i in range(500)]
     assert fork_map(lambda i: -i, [1, 2], workers=2) == [-1, -2]
+
+
+@pytest.mark.parametrize(
+    "counts, primary",
+    [
+        ({"examples": 4, "lucid": 4}, "lucid"),  # a tie must not put contact sheets in the grids
+        ({"examples": 9, "diversity": 9, "lucid": 1}, "lucid"),
+        ({"examples": 4, "neuron": 2, "stylegan2": 8}, "neuron"),
+        ({"examples": 9, "custom": 1}, "custom"),
+        ({"diversity": 2, "examples": 5}, "examples"),
+        ({}, "lucid"),
+    ],
+)
+def test_grids_show_a_feature_visualization_before_contact_sheets(counts, primary):
+    from types import SimpleNamespace
+
+    from generator.config import SiteConfig
+    from generator.pages import choose_primary
+
+    atlas = SimpleNamespace(images=[SimpleNamespace(method=m) for m, n in counts.items() for _ in range(n)])
+    chosen, methods = choose_primary(atlas, SiteConfig())
+    assert chosen == primary and sorted(methods) == sorted(counts)
+    assert methods[:1] == ([primary] if counts else [])
+    assert choose_primary(atlas, SiteConfig(primary_method="examples"))[0] == "examples"

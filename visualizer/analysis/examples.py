@@ -11,6 +11,7 @@ row by row.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,7 +20,15 @@ import keras
 import numpy as np
 from keras import ops
 
-__all__ = ["DatasetExamples", "contact_sheet", "dataset_examples", "receptive_field", "top_activations"]
+__all__ = [
+    "DatasetExamples",
+    "GridGeometry",
+    "contact_sheet",
+    "dataset_examples",
+    "grid_geometry",
+    "receptive_field",
+    "top_activations",
+]
 
 SHEET_GAP = 2  # white pixels between the crops of a contact sheet
 BATCH_PIXELS = 1 << 22  # pixels per forward pass by default: 1,024 images of 64 px, 83 of 224 px
@@ -35,6 +44,9 @@ class DatasetExamples:
         indices: ``[channels, top]`` the examples' positions in the images given.
         positions: ``[channels, top, 2]`` (row, column) of that activation in the layer's grid.
         crop: side in pixels of the window cut from each image.
+        inactive: the channels no image activates (largest activation 0 or
+            less: a ReLU channel that never fires on these images); their
+            sheets are mid-grey, since any order of the images is as good.
     """
 
     sheets: np.ndarray
@@ -42,18 +54,120 @@ class DatasetExamples:
     indices: np.ndarray
     positions: np.ndarray
     crop: int
+    inactive: list[int] = dataclasses.field(default_factory=list)
 
 
-_WINDOWED = (keras.layers.Conv2D, keras.layers.MaxPooling2D, keras.layers.AveragePooling2D)
+_WINDOWED = (
+    keras.layers.Conv2D,
+    keras.layers.DepthwiseConv2D,
+    keras.layers.SeparableConv2D,
+    keras.layers.MaxPooling2D,
+    keras.layers.AveragePooling2D,
+)
+# Layers that move or resample the grid in ways a unit's window cannot follow here.
+_UNSUPPORTED = (
+    keras.layers.Conv2DTranspose,
+    keras.layers.UpSampling2D,
+    keras.layers.Cropping2D,
+    keras.layers.Resizing,
+)
 
 
-def receptive_field(model: keras.Model, layer: str) -> tuple[int, int]:
-    """The receptive field of one unit of `layer`, in input pixels.
+@dataclass(frozen=True)
+class GridGeometry:
+    """Where the units of a layer look in the input image.
+
+    Attributes:
+        field: side of one unit's receptive field in input pixels.
+        stride: input pixels between neighbouring units.
+        offset: input coordinate of the centre of unit 0's field (pixel
+            centres at 0, 1, ...; may be negative where padding is seen);
+            unit j's centre is ``offset + j * stride``. None when no image
+            size was given.
+        cells: the layer's grid side for that image size (None without one).
+    """
+
+    field: int
+    stride: int
+    offset: float | None = None
+    cells: int | None = None
+
+
+def _padding_before(layer: keras.layers.Layer, cells: int, span: int) -> tuple[int, int]:
+    """(padding before, output cells) of a windowed layer with window `span` over `cells` inputs."""
+    step = layer.strides[0]
+    if layer.padding == "same":
+        out = -(-cells // step)
+        return max((out - 1) * step + span - cells, 0) // 2, out
+    return 0, (cells - span) // step + 1
+
+
+def grid_geometry(model: keras.Model, layer: str, size: int | None = None) -> GridGeometry:
+    """The receptive field, stride and (for a square input of `size` px) unit positions of `layer`.
 
     Walks the functional graph from the input: a convolution or pooling of
     kernel k, stride s and dilation d grows the field by ``(k - 1) * d``
-    times the stride accumulated so far; where branches meet (Inception's
-    concatenations), the widest field counts.
+    times the stride accumulated so far and shifts the units by its padding
+    before them (TensorFlow's ``same`` padding puts the odd pixel after);
+    where branches meet (Inception's concatenations), the widest field counts.
+    Nested models count as the layers inside them.
+
+    Args:
+        model: a functional Keras model.
+        layer: the Keras name of a layer of `model`.
+        size: the input's side in pixels, for `GridGeometry.offset` and
+            `GridGeometry.cells`; None for the field and stride alone.
+
+    Returns:
+        A `GridGeometry`.
+
+    Raises:
+        ValueError: the path to `layer` has a layer that resamples the grid
+            (transposed convolution, upsampling, cropping, resizing).
+    """
+    known: dict[int, tuple[int, int, float, int]] = {}
+
+    def visit(target: keras.layers.Layer) -> tuple[int, int, float, int]:
+        key = id(target)
+        if key not in known:
+            if isinstance(target, _UNSUPPORTED):
+                raise ValueError(
+                    f"Receptive fields through {type(target).__name__} layer {target.name!r} "
+                    "are not supported."
+                )
+            parents = [node.operation for inbound in target._inbound_nodes for node in inbound.parent_nodes]
+            field, stride, offset, cells = (1, 1, 0.0, size or 0)
+            if parents:
+                field, stride, offset, cells = max(visit(parent) for parent in parents)
+            if isinstance(target, keras.Model):  # a nested model: its output's geometry, composed
+                output = target.outputs[0]._keras_history.operation.name
+                inner = grid_geometry(target, output, cells or None)
+                offset += (inner.offset or 0.0) * stride
+                field += (inner.field - 1) * stride
+                stride *= inner.stride
+                cells = inner.cells or 0
+            elif isinstance(target, _WINDOWED):
+                kernel = getattr(target, "kernel_size", None) or target.pool_size
+                dilation = getattr(target, "dilation_rate", (1, 1))
+                span = (kernel[0] - 1) * dilation[0] + 1
+                before, out = _padding_before(target, cells, span) if size else (0, 0)
+                offset += ((span - 1) / 2 - before) * stride
+                field += (span - 1) * stride
+                stride *= target.strides[0]
+                cells = out
+            elif isinstance(target, keras.layers.ZeroPadding2D):
+                (top, bottom), _ = target.padding
+                offset -= top * stride
+                cells += top + bottom
+            known[key] = (field, stride, offset, cells)
+        return known[key]
+
+    field, stride, offset, cells = visit(model.get_layer(layer))
+    return GridGeometry(field, stride, offset if size else None, cells if size else None)
+
+
+def receptive_field(model: keras.Model, layer: str) -> tuple[int, int]:
+    """The receptive field of one unit of `layer`, in input pixels (see `grid_geometry`).
 
     Args:
         model: a functional Keras model.
@@ -62,24 +176,8 @@ def receptive_field(model: keras.Model, layer: str) -> tuple[int, int]:
     Returns:
         (field side, accumulated stride), both in pixels.
     """
-    fields: dict[int, tuple[int, int]] = {}
-
-    def visit(target: keras.layers.Layer) -> tuple[int, int]:
-        key = id(target)
-        if key not in fields:
-            parents = [node.operation for inbound in target._inbound_nodes for node in inbound.parent_nodes]
-            size, stride = (1, 1)
-            if parents:
-                size, stride = max(visit(parent) for parent in parents)
-            if isinstance(target, _WINDOWED):
-                kernel = getattr(target, "kernel_size", None) or target.pool_size
-                dilation = getattr(target, "dilation_rate", (1, 1))
-                size += (kernel[0] - 1) * dilation[0] * stride
-                stride *= target.strides[0]
-            fields[key] = (size, stride)
-        return fields[key]
-
-    return visit(model.get_layer(layer))
+    geometry = grid_geometry(model, layer)
+    return geometry.field, geometry.stride
 
 
 def top_activations(
@@ -167,8 +265,8 @@ def contact_sheet(crops: Sequence[np.ndarray], gap: int = SHEET_GAP) -> np.ndarr
 
 
 def _window(center: float, crop: int, size: int) -> int:
-    """First pixel of a `crop`-wide window centred near `center`, kept inside ``[0, size)``."""
-    return int(min(max(round(center - crop / 2), 0), size - crop))
+    """First pixel of a `crop`-wide window centred on pixel coordinate `center`, kept inside ``[0, size)``."""
+    return int(min(max(math.floor(center - (crop - 1) / 2 + 0.5), 0), size - crop))
 
 
 def dataset_examples(
@@ -216,18 +314,22 @@ def dataset_examples(
     if images.ndim != 4 or images.shape[1] != images.shape[2]:
         raise ValueError(f"images must be square, [N, size, size, 3]; received shape {images.shape}.")
     size = images.shape[1]
+    geometry = grid_geometry(model, name, size)
     if crop is None:
-        crop = min(receptive_field(model, name)[0], size)
+        crop = min(geometry.field, size)
     if not 1 <= crop <= size:
         raise ValueError(f"crop must be between 1 and the image side {size}; received {crop!r}.")
-    activations, indices, positions, (height, width) = _scan(model, name, channels, images, top, batch_size)
+    activations, indices, positions, _grid = _scan(model, name, channels, images, top, batch_size)
     sheets = []
-    for channel_indices, channel_positions in zip(indices, positions):
+    for channel_indices, channel_positions, best in zip(indices, positions, activations[:, 0]):
+        if best <= 0:
+            sheets.append(np.full_like(contact_sheet([images[0, :crop, :crop]] * top), 0.5))
+            continue
         crops = []
         for image_index, (row, column) in zip(channel_indices, channel_positions):
-            # The unit's centre: its cell's centre when the layer's grid divides the image.
-            top_edge = _window((row + 0.5) * size / height, crop, size)
-            left_edge = _window((column + 0.5) * size / width, crop, size)
+            top_edge = _window(geometry.offset + row * geometry.stride, crop, size)
+            left_edge = _window(geometry.offset + column * geometry.stride, crop, size)
             crops.append(images[image_index, top_edge : top_edge + crop, left_edge : left_edge + crop])
         sheets.append(contact_sheet(crops))
-    return DatasetExamples(np.stack(sheets), activations, indices, positions, crop)
+    inactive = [int(c) for c, best in zip(channels, activations[:, 0]) if best <= 0]
+    return DatasetExamples(np.stack(sheets), activations, indices, positions, crop, inactive)

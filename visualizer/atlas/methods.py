@@ -2,20 +2,20 @@
 
 A method turns (model, layer, channels) into one image per channel:
 ``lucid`` is Lucid's channel visualization, ``neuron`` Lucid's neuron
-objective (the centre unit), ``stylegan2`` the paper's
-generative prior (`visualizer.prior.generative`), ``examples`` contact
-sheets of the dataset images that excite each channel most
-(`visualizer.analysis.examples`). Each method registers the function that
-renders and the function that reads its settings from the config; the atlas
-job calls ``method(model, layer, channels, seed=..., **settings(config))``
+objective (the centre unit), ``negative`` the image that drives the
+channel's pre-ReLU value lowest, ``diversity`` a contact sheet of several
+images of the channel made to differ (Lucid's diversity term),
+``stylegan2`` the paper's generative prior (`visualizer.prior.generative`),
+``examples`` contact sheets of the dataset images that excite each channel
+most (`visualizer.analysis.examples`). Each method registers the function
+that renders and the function that reads its settings from the config; the
+atlas job calls ``method(model, layer, channels, seed=..., **settings(config))``
 and records the settings with every image.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import inspect
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -50,10 +50,12 @@ class MethodResult:
 
 
 MethodFunction = Callable[..., MethodResult]
-SettingsFunction = Callable[[Any], dict[str, Any]]
+# config -> settings, or (config, model name) -> settings for methods registered with per_model=True.
+SettingsFunction = Callable[..., dict[str, Any]]
 StepFlopsFunction = Callable[[Any, str], float]
 _METHODS: dict[str, MethodFunction] = {}
 _SETTINGS: dict[str, SettingsFunction] = {}
+_PER_MODEL: dict[str, bool] = {}
 _STEP_FLOPS: dict[str, StepFlopsFunction] = {}
 
 
@@ -77,24 +79,31 @@ def _classifier_step_flops(config, layer_id: str) -> float:
 
 
 def register_method(
-    name: str, settings: SettingsFunction | None = None, step_flops: StepFlopsFunction | None = None
+    name: str,
+    settings: SettingsFunction | None = None,
+    step_flops: StepFlopsFunction | None = None,
+    per_model: bool = False,
 ) -> Callable[[MethodFunction], MethodFunction]:
     """Decorator: make a method available to plans under `name`.
 
     Args:
         name: the method's name in configs, atlas paths and the gallery.
         settings: ``config -> keyword arguments`` of the method (JSON
-            values, ``steps`` among them), or ``(config, model name) ->
-            keyword arguments`` where they differ by model; default:
-            Lucid's settings from ``config.render``.
+            values, ``steps`` among them: 0 for a method that runs no
+            optimization), or ``(config, model name) -> keyword arguments``
+            with `per_model`; default: Lucid's settings from ``config.render``.
         step_flops: ``(config, layer id) -> FLOPs`` of one optimization step
-            of one image, for plans and estimates; default: the classifier's
-            forward pass and input gradient to the layer.
+            of one image (for a method with ``steps`` 0: of one whole batch),
+            for plans and estimates; default: the classifier's forward pass
+            and input gradient to the layer.
+        per_model: the settings differ by model, and `settings` takes the
+            model's name as its second argument.
     """
 
     def decorate(function: MethodFunction) -> MethodFunction:
         _METHODS[name] = function
         _SETTINGS[name] = settings or _render_settings
+        _PER_MODEL[name] = per_model
         _STEP_FLOPS[name] = step_flops or _classifier_step_flops
         return function
 
@@ -116,12 +125,12 @@ def get_method(name: str) -> MethodFunction:
 def method_settings(name: str, config, model: str | None = None) -> dict[str, Any]:
     """The keyword arguments the method called `name` takes from `config` (a `visualizer.config.Config`).
 
-    `model` is the config's model the method renders; settings functions
-    that take a second argument need it.
+    `model` is the config's model the method renders; methods registered
+    with ``per_model=True`` need it.
     """
     get_method(name)
     settings = _SETTINGS[name]
-    if len(inspect.signature(settings).parameters) > 1:
+    if _PER_MODEL[name]:
         if model is None:
             raise ValueError(f"The settings of method {name!r} depend on the model; pass model=.")
         return settings(config, model)
@@ -208,6 +217,91 @@ def lucid(
     )
 
 
+def _negative_settings(config) -> dict[str, Any]:
+    """Lucid's settings from ``config.render``, and the objective (recorded with each image)."""
+    return {**_render_settings(config), "objective": "negative"}
+
+
+@register_method("negative", settings=_negative_settings)
+def negative(model, layer: str, channels: Sequence[int], **settings: Any) -> MethodResult:
+    """Lucid's method with the objective negated, on the layer's pre-ReLU values.
+
+    After the ReLU a channel cannot go below zero, and any image that keeps
+    it there is as good as another; before it (the batch norm's output in
+    InceptionV1), the lowest mean is what the channel responds to least.
+    Distill's feature-visualization appendix shows these "negative" images
+    per unit. The objective recorded is minus the pre-ReLU mean.
+    """
+    from visualizer.render.render import pre_relu_layer
+
+    target = pre_relu_layer(model, layer)
+    result = lucid(model, target, channels, **{**settings, "objective": "negative"})
+    result.recorded["pre_relu_layer"] = target
+    return result
+
+
+def _diversity_settings(config) -> dict[str, Any]:
+    """Lucid's settings from ``config.render`` and the diversity settings from ``config.render.diversity``."""
+    diversity = config.render.diversity
+    return {
+        **_render_settings(config),
+        "images": diversity.images,
+        "weight": diversity.weight,
+        "batch_size": diversity.batch_size,
+    }
+
+
+def _diversity_step_flops(config, layer_id: str) -> float:
+    """A step of every image of one channel's sheet."""
+    return config.render.diversity.images * _classifier_step_flops(config, layer_id)
+
+
+@register_method("diversity", settings=_diversity_settings, step_flops=_diversity_step_flops)
+def diversity(
+    model,
+    layer: str,
+    channels: Sequence[int],
+    *,
+    size: int,
+    steps: int,
+    seed: int,
+    images: int,
+    weight: float,
+    batch_size: int = 0,
+    transforms: str = "lucid",
+    param: str = "fft",
+    decorrelate: bool = True,
+) -> MethodResult:
+    """Several images of each channel, made to differ, on one contact sheet (Lucid's diversity notebook).
+
+    Each channel's `images` images maximize the channel minus `weight` times
+    Lucid's diversity term among them (Lucid's notebook: 4 images, weight
+    100); many channels share one optimization, `batch_size` channels at a
+    time (0: all). The objective recorded is the mean over the sheet's images
+    of the channel's mean minus the weighted diversity term.
+    """
+    from visualizer.analysis.examples import contact_sheet
+
+    renderer = _POOL.renderer(
+        model,
+        layer,
+        size=size,
+        transforms=transforms,
+        param=param,
+        decorrelate=decorrelate,
+        diversity=weight,
+        diversity_group=images,
+    )
+    repeated = [channel for channel in channels for _ in range(images)]
+    rendering = renderer.render(
+        repeated, steps=steps, seed=seed, batch_size=images * batch_size or None, progress=False
+    )
+    groups = np.asarray(rendering.images).reshape(len(channels), images, size, size, 3)
+    sheets = np.stack([contact_sheet(list(group)) for group in groups])
+    values = np.asarray(rendering.objectives, dtype="float64").reshape(len(channels), images).mean(axis=1)
+    return MethodResult(sheets, values, sorted(set(rendering.failed)))
+
+
 def _neuron_settings(config) -> dict[str, Any]:
     """Lucid's settings from ``config.render``, and the objective (recorded with each image)."""
     return {**_render_settings(config), "objective": "neuron"}
@@ -240,16 +334,9 @@ def _prior_settings(config) -> dict[str, Any]:
 _GENERATORS: dict[str, tuple[Any, dict[str, str]]] = {}
 
 
-def _file_sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _generator(path: str) -> tuple[Any, dict[str, str]]:
     """Load a StyleGAN2 generator once per process; return it and what identifies its file."""
+    from visualizer.atlas.catalog import file_sha256
     from visualizer.prior.weights import load_generator
 
     if not path:
@@ -257,8 +344,9 @@ def _generator(path: str) -> tuple[Any, dict[str, str]]:
             "The stylegan2 method needs render.prior.generator (StyleGAN2 weights, .pkl or .npz)."
         )
     if path not in _GENERATORS:
-        identity = {"generator": os.path.basename(path), "generator_sha256": _file_sha256(path)}
-        _GENERATORS[path] = (load_generator(path), identity)
+        network = load_generator(path)  # first: it names a missing or unreadable file
+        identity = {"generator": os.path.basename(path), "generator_sha256": file_sha256(Path(path))}
+        _GENERATORS[path] = (network, identity)
     return _GENERATORS[path]
 
 
@@ -337,41 +425,57 @@ def _examples_settings(config, model: str) -> dict[str, Any]:
     return {"images": spec, "count": examples.images, "top": examples.top, "steps": 0}
 
 
-# Recent datasets' images, up to a budget: the demo's take 25 MB each, the paper's 1.2 GB (2,048 images
-# of 224 px), and a worker's batches may alternate between models.
+# The most recently used datasets' images, up to a budget: the demo's take 25 MB each, the paper's 1.2 GB
+# (2,048 images of 224 px), and a worker's batches may alternate between models.
 _IMAGES: dict[str, tuple[np.ndarray, str]] = {}
-_IMAGES_BUDGET = 1 << 30
+_IMAGES_BUDGET = 2 << 30
 
 
 def _validation_images(spec: dict[str, Any], count: int) -> tuple[np.ndarray, str]:
-    """The first `count` validation images of the dataset `spec` describes, and the dataset's name."""
+    """The first `count` validation images of the dataset `spec` describes, and the dataset's name.
+
+    Raises:
+        ValueError: the dataset has no validation images.
+    """
     import json
 
     from visualizer.config import DatasetConfig
     from visualizer.data.loader import open_dataset
 
     key = json.dumps([spec, count], sort_keys=True)
-    if key not in _IMAGES:
-        dataset_config = DatasetConfig(**spec["dataset"])
-        root = Path(dataset_config.path) if dataset_config.path else None
-        dataset = open_dataset(dataset_config, root, spec["size"], spec["seed"])
-        chunks, total = [], 0
-        for images, _labels in dataset.validation_batches(64):
-            chunks.append(np.asarray(images, dtype="float32")[: count - total])
-            total += len(chunks[-1])
-            if total >= count:
-                break
-        found = (np.concatenate(chunks), dataset.name)
-        while (
-            _IMAGES
-            and sum(pixels.nbytes for pixels, _ in _IMAGES.values()) + found[0].nbytes > _IMAGES_BUDGET
-        ):
-            del _IMAGES[next(iter(_IMAGES))]  # the oldest first
-        _IMAGES[key] = found
-    return _IMAGES[key]
+    if key in _IMAGES:
+        _IMAGES[key] = _IMAGES.pop(key)  # now the most recently used
+        return _IMAGES[key]
+    dataset_config = DatasetConfig(**spec["dataset"])
+    root = Path(dataset_config.path) if dataset_config.path else None
+    dataset = open_dataset(dataset_config, root, spec["size"], spec["seed"])
+    chunks, total = [], 0
+    for images, _labels in dataset.validation_batches(64):
+        chunks.append(np.asarray(images, dtype="float32")[: count - total])
+        total += len(chunks[-1])
+        if total >= count:
+            break
+    if not total:
+        raise ValueError(
+            f"Dataset {dataset.name!r} of model {spec['model']!r} has no validation images; "
+            "dataset examples are drawn from the validation split."
+        )
+    found = (np.concatenate(chunks), dataset.name)
+    while _IMAGES and sum(pixels.nbytes for pixels, _ in _IMAGES.values()) + found[0].nbytes > _IMAGES_BUDGET:
+        del _IMAGES[next(iter(_IMAGES))]  # the least recently used first
+    _IMAGES[key] = found
+    return found
 
 
-@register_method("examples", settings=_examples_settings)
+def _examples_batch_flops(config, layer_id: str) -> float:
+    """Scoring a batch: the classifier's forward pass to the layer over every scored image."""
+    from visualizer.models.flops import render_step_flops
+
+    forward = render_step_flops(layer_id, config.network.image_size, config.network.width) / 3
+    return float(config.render.examples.images * forward)
+
+
+@register_method("examples", settings=_examples_settings, step_flops=_examples_batch_flops, per_model=True)
 def examples(
     model,
     layer: str,
@@ -392,6 +496,11 @@ def examples(
     from visualizer.analysis.examples import dataset_examples
 
     pixels, name = _validation_images(images, count)
+    if len(pixels) < top:
+        raise ValueError(
+            f"Dataset {name!r} of model {images['model']!r} has {len(pixels)} validation images, fewer than "
+            f"render.examples.top = {top}; lower top or give the dataset a larger validation split."
+        )
     found = dataset_examples(model, layer, list(channels), pixels, top=top)
     recorded = {
         "images": {"model": images["model"], "dataset": name, "scored": len(pixels)},

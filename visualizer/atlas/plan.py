@@ -231,13 +231,14 @@ def make_plan(config: Config, models: Sequence[str] | None = None, with_costs: b
                             if (model_name, snapshot, method, layer.id, c) not in seen
                         ]
                         seen.update((model_name, snapshot, method, layer.id, c) for c in fresh)
-                        chunk = render.batch_size or len(fresh) or 1
+                        # A method without steps (dataset examples) scores every channel in one pass.
+                        chunk = (render.batch_size if steps else 0) or len(fresh) or 1
                         for start in range(0, len(fresh), chunk):
                             channels = tuple(fresh[start : start + chunk])
                             cost = 0.0
                             if with_costs:
                                 step = method_step_flops(method, config, layer.id)
-                                cost = step * len(channels) * steps
+                                cost = step * len(channels) * steps if steps else step
                             batches.append(
                                 RenderBatch(model_name, snapshot, method, layer.id, channels, cost, steps)
                             )

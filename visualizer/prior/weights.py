@@ -194,18 +194,21 @@ def read_generator_config(path: str | os.PathLike) -> StyleGAN2Config:
     """The shape of the generator stored at `path`, without building it.
 
     An ``.npz`` written by `save_npz` holds its configuration, which is read
-    alone; otherwise the weights are read and the shape inferred from them.
+    alone; otherwise the weights are read as arrays and the shape inferred
+    from them.
 
     Raises:
         as `load_generator`.
     """
     path = os.fspath(path)
-    if _checked_suffix(path) == ".npz":
-        with np.load(path, allow_pickle=False) as archive:
-            settings = _npz_settings(archive)
+    if _checked_suffix(path) == ".pkl":
+        return config_from_variables(*read_tf_pickle(path))
+    with np.load(path, allow_pickle=False) as archive:
+        settings = _npz_settings(archive)
         if settings:
             return StyleGAN2Config(**settings)
-    return load_generator(path).config
+        variables = {name: archive[name] for name in archive.files}
+    return config_from_variables(variables)
 
 
 def load_generator(path: str | os.PathLike) -> StyleGAN2:

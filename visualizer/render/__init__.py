@@ -7,7 +7,7 @@ code) and `render`.
 """
 
 from visualizer.render.objectives import Objective, channel, channels, diversity, neuron, neurons
-from visualizer.render.render import ChannelRenderer, Rendering, render_channels
+from visualizer.render.render import ChannelRenderer, Rendering, pre_relu_layer, render_channels
 from visualizer.render.transforms import standard_transforms
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "diversity",
     "neuron",
     "neurons",
+    "pre_relu_layer",
     "render_channels",
     "standard_transforms",
 ]

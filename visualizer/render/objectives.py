@@ -218,7 +218,7 @@ def neurons(layer: str, ns: Sequence[int] | Tensor) -> Objective:
     return Objective(fn, f"neurons {_names(layer, ns)}", (layer,))
 
 
-def diversity(layer: str) -> Objective:
+def diversity(layer: str, group: int | None = None) -> Objective:
     """Lucid's diversity: how similar each image's Gram matrix is to the others'.
 
     For image b, ``(1/B) * sum_{j != b} <G_b, G_j>`` with each Gram matrix
@@ -228,23 +228,34 @@ def diversity(layer: str) -> Objective:
 
     Args:
         layer: layer name.
+        group: compare each image only with the others of its group of
+            `group` consecutive images, and take B as `group`, so that one
+            batch renders several channels, `group` diverse images each; the
+            batch size must be a multiple of it. None: the whole batch is
+            one group, as in Lucid.
 
     Returns:
-        The objective, named ``"diversity <layer>"``.
+        The objective, named ``"diversity <layer>"`` (``"... in groups of
+        <group>"`` when grouped).
     """
+    if group is not None and (isinstance(group, bool) or not isinstance(group, int) or group < 1):
+        raise ValueError(f"group must be None or a positive integer, received group={group!r}.")
 
     def fn(T: LayerFn) -> Tensor:
         acts = T(layer)
         batch, channels_ = ops.shape(acts)[0], ops.shape(acts)[-1]
+        size = batch if group is None else group
         flat = ops.reshape(acts, (batch, -1, channels_))
         gram = ops.reshape(ops.matmul(ops.transpose(flat, (0, 2, 1)), flat), (batch, -1))
         squared = ops.sum(gram * gram, axis=1, keepdims=True)
         gram = gram / ops.sqrt(ops.maximum(squared, L2_NORMALIZE_EPSILON))
-        similarity = ops.matmul(gram, ops.transpose(gram))
-        others = ops.sum(similarity, axis=1) - ops.diagonal(similarity)
-        return others / ops.cast(batch, others.dtype)
+        gram = ops.reshape(gram, (-1, size, ops.shape(gram)[-1]))
+        similarity = ops.matmul(gram, ops.transpose(gram, (0, 2, 1)))
+        others = ops.sum(similarity, axis=2) - ops.diagonal(similarity, axis1=1, axis2=2)
+        return ops.reshape(others, (batch,)) / ops.cast(size, others.dtype)
 
-    return Objective(fn, f"diversity {layer}", (layer,))
+    suffix = "" if group is None else f" in groups of {group}"
+    return Objective(fn, f"diversity {layer}{suffix}", (layer,))
 
 
 def as_objective(spec: Objective | str) -> Objective:

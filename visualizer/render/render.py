@@ -19,6 +19,7 @@ count and its threshold indexing.
 from __future__ import annotations
 
 import difflib
+import functools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ __all__ = [
     "OBJECTIVES",
     "ChannelRenderer",
     "Rendering",
+    "pre_relu_layer",
     "render_channels",
     "resolve_model_layer",
     "truncate",
@@ -49,7 +51,7 @@ __all__ = [
 
 Tensor = Any
 
-OBJECTIVES = ("channel", "neuron")
+OBJECTIVES = ("channel", "neuron", "negative")
 PARAMS = ("fft", "pixel")
 RETRY_SEED_OFFSET = 1  # a failed channel's retry draws with attempt index 1
 _DRAW_STREAM = 1 << 20  # keeps transform draws independent of per-channel init streams
@@ -119,6 +121,40 @@ def resolve_model_layer(model: keras.Model, layer: str) -> str:
     raise error
 
 
+def pre_relu_layer(model: keras.Model, layer: str) -> str:
+    """The layer whose output feeds `layer`'s ReLU: where a channel can go below zero.
+
+    For the slim InceptionV1 of `visualizer.models.inception_v1` that is the
+    batch norm ``<id>_bn``; Lucid's ``*_pre_relu`` tensors play this part.
+
+    Args:
+        model: the Keras model.
+        layer: a catalogue id or alias, or a raw layer name, of a ``ReLU``
+            layer or an ``Activation("relu")`` layer.
+
+    Returns:
+        The Keras name of the layer that produces the ReLU's input.
+
+    Raises:
+        UnknownLayerError: the layer is not in the model.
+        ValueError: the layer is not a separate ReLU (for example a
+            convolution with ``activation="relu"`` built in, whose pre-ReLU
+            values no layer outputs).
+    """
+    name = resolve_model_layer(model, layer)
+    target = model.get_layer(name)
+    is_relu = type(target) is keras.layers.ReLU or (
+        type(target) is keras.layers.Activation
+        and getattr(target.activation, "__name__", target.activation) == "relu"
+    )
+    if not is_relu:
+        raise ValueError(
+            f"Layer {name!r} of model {model.name!r} is a {type(target).__name__}, not a ReLU layer, so no "
+            "layer holds its pre-ReLU values; name a ReLU or Activation('relu') layer."
+        )
+    return target.input._keras_history.operation.name
+
+
 def truncate(model: keras.Model, layer: str) -> keras.Model:
     """The sub-model from the input to `layer`'s output (a Keras layer name).
 
@@ -161,7 +197,9 @@ class ChannelRenderer:
         layer: a catalogue alias or a Keras layer name.
         size: image height and width in pixels.
         objective: ``"channel"`` (spatial mean), ``"neuron"`` (centre
-            position), or a callable ``(layer, ids) -> Objective`` giving
+            position), ``"negative"`` (minus the spatial mean: what the
+            channel responds to least, as in Lucid's negative-neurons
+            notebook), or a callable ``(layer, ids) -> Objective`` giving
             one value per batch slot.
         param: ``"fft"`` (Lucid's default) or ``"pixel"``.
         decorrelate: decorrelate colours (Lucid's default).
@@ -171,6 +209,10 @@ class ChannelRenderer:
             draw per step shared by the batch (Lucid's behaviour).
         diversity: weight of Lucid's diversity term, subtracted from the
             objective (0 disables; Lucid's notebook uses 100).
+        diversity_group: compute the diversity term within consecutive
+            groups of this many slots, each group rendering one channel that
+            many times (`render` then keeps groups whole in batches and
+            retries); None: across the whole batch, as Lucid does.
         relu_redirect_steps: use the redirected ReLU gradient while the
             update index (0-based, Lucid's global step) is at most this;
             None disables it.
@@ -202,6 +244,7 @@ class ChannelRenderer:
         optimizer: Adam | None = None,
         compile: bool | str = True,
         truncate_model: bool = True,
+        diversity_group: int | None = None,
         fuse: bool = True,
     ):
         if not isinstance(size, int) or size < 8:
@@ -211,6 +254,13 @@ class ChannelRenderer:
         if isinstance(objective, str) and objective not in OBJECTIVES:
             raise ValueError(
                 f"Unknown objective {objective!r}; valid: {', '.join(OBJECTIVES)} or a callable."
+            )
+        if diversity_group is not None and (
+            isinstance(diversity_group, bool) or not isinstance(diversity_group, int) or diversity_group < 1
+        ):
+            raise ValueError(
+                "diversity_group must be None or a positive integer, "
+                f"received diversity_group={diversity_group!r}."
             )
         if compile not in backend.COMPILE_MODES:
             raise ValueError(f"Unknown compile setting {compile!r}; valid: True, False, 'xla'.")
@@ -223,7 +273,7 @@ class ChannelRenderer:
             self.net = fuse_for_rendering(self.net)
         self.fuse = fuse
         # Objectives that read one channel per image let the target convolution compute only that one.
-        one_channel = objective in ("channel", "neuron") and not diversity and truncate_model
+        one_channel = objective in OBJECTIVES and not diversity and truncate_model
         selected = select_target_channels(self.net) if fuse and one_channel else None
         self.selects_channels = selected is not None
         self.net = selected or self.net
@@ -236,6 +286,7 @@ class ChannelRenderer:
         self.pipeline = Pipeline(tuple(_transform_list(transforms)))
         self.per_image_transforms = per_image_transforms
         self.diversity = float(diversity)
+        self.diversity_group = diversity_group
         self.relu_redirect_steps = relu_redirect_steps
         self.optimizer = optimizer or Adam()
         self.compile = compile
@@ -255,10 +306,12 @@ class ChannelRenderer:
             objective = self.objective_kind(self.layer, ids)
         elif self.objective_kind == "neuron":
             objective = obj.neurons(self.layer, ids)
+        elif self.objective_kind == "negative":
+            objective = -obj.channels(self.layer, ids)
         else:
             objective = obj.channels(self.layer, ids)
         if self.diversity:
-            objective = objective - self.diversity * obj.diversity(self.layer)
+            objective = objective - self.diversity * obj.diversity(self.layer, self.diversity_group)
         return objective
 
     def slot_name(self, channel: int) -> str:
@@ -266,7 +319,7 @@ class ChannelRenderer:
         kind = self.objective_kind if isinstance(self.objective_kind, str) else "objective"
         name = f"{kind} {self.layer}:{channel}"
         if self.diversity:
-            name += f" - {self.diversity:g} * diversity {self.layer}"
+            name += f" - {self.diversity:g} * {obj.diversity(self.layer, self.diversity_group).name}"
         return name
 
     def _values(self, net: keras.Model, images: Tensor, ids: Tensor) -> Tensor:
@@ -306,11 +359,17 @@ class ChannelRenderer:
         static = tuple(int(d.reshape(-1)[0]) if s else None for d, s in zip(draws, slots))
         return dynamic, static
 
-    def _initial(self, channels: Sequence[int], seed: int, attempt: int) -> np.ndarray:
-        # One stream per channel: a channel's start does not depend on its batch mates.
+    def _initial(
+        self, channels: Sequence[int], seed: int, attempt: int, repeats: Sequence[int] | None = None
+    ) -> np.ndarray:
+        # One stream per channel: a channel's start does not depend on its batch mates. A channel's
+        # k-th repeat in the render (k > 0; diversity renders) has a stream of its own.
         single = self.param(1)
         axis = 1 if self.param_kind == "fft" else 0
-        parts = [single.init(np.random.default_rng([seed, int(c), attempt])) for c in channels]
+        parts = [
+            single.init(np.random.default_rng([seed, int(c), attempt] + ([k] if k else [])))
+            for c, k in zip(channels, repeats or _repeat_indices(channels))
+        ]
         return np.concatenate(parts, axis=axis)
 
     # -- the optimization ---------------------------------------------------------------------
@@ -323,10 +382,11 @@ class ChannelRenderer:
         updates: int,
         record: dict[int, int],
         bar: Any,
+        repeats: Sequence[int],
     ) -> tuple[np.ndarray, np.ndarray, dict[int, np.ndarray], np.ndarray]:
         batch = len(channels)
         param = self.param(batch)
-        params = ops.convert_to_tensor(self._initial(channels, seed, attempt))
+        params = ops.convert_to_tensor(self._initial(channels, seed, attempt, repeats))
         m, v = ops.zeros_like(params), ops.zeros_like(params)
         ids = ops.convert_to_tensor(np.asarray(channels, dtype="int32"))
         draw_rng = np.random.default_rng([seed, _DRAW_STREAM, attempt])
@@ -373,12 +433,14 @@ class ChannelRenderer:
             raise ValueError(f"steps must be a positive integer, received steps={steps!r}.")
         if batch_size is not None and batch_size < 1:
             raise ValueError(f"batch_size must be None or positive, received batch_size={batch_size!r}.")
+        self._check_groups(channels, batch_size)
         updates = steps + 1 if lucid_step_count else steps
         record = self._record(thresholds, steps, lucid_step_count)
         batch_size = batch_size or len(channels)
         chunks = [
             list(range(i, min(i + batch_size, len(channels)))) for i in range(0, len(channels), batch_size)
         ]
+        repeats = _repeat_indices(channels)
 
         count = len(channels)
         images = np.full((count, self.size, self.size, 3), 0.5, dtype="float32")
@@ -387,14 +449,24 @@ class ChannelRenderer:
         with tqdm(
             total=updates * len(chunks), disable=not progress, desc=f"{self.layer} x{count}", unit="step"
         ) as bar:
+            run = functools.partial(
+                self._run,
+                channels=channels,
+                seed=seed,
+                updates=updates,
+                record=record,
+                bar=bar,
+                images=images,
+                values=values,
+                history=history,
+                repeats=repeats,
+            )
             pending: list[int] = []
             for chunk in chunks:
-                pending += self._run(chunk, channels, seed, 0, updates, record, bar, images, values, history)
+                pending += run(chunk, attempt=0)
             if pending:
                 bar.total += updates
-                still = self._run(
-                    pending, channels, seed, RETRY_SEED_OFFSET, updates, record, bar, images, values, history
-                )
+                still = run(pending, attempt=RETRY_SEED_OFFSET)
             else:
                 still = []
         for slot in still:
@@ -419,6 +491,7 @@ class ChannelRenderer:
     def _run(
         self,
         slots: list[int],
+        *,
         channels: list[int],
         seed: int,
         attempt: int,
@@ -428,11 +501,18 @@ class ChannelRenderer:
         images: np.ndarray,
         values: np.ndarray,
         history: dict[int, np.ndarray],
+        repeats: list[int],
     ) -> list[int]:
-        """Optimize `slots` (positions in `channels`), write results, return the failed positions."""
+        """Optimize `slots` (positions in `channels`), write results, return the failed positions.
+
+        With diversity groups, a slot that fails fails its whole group, so
+        that a retry optimizes whole groups again.
+        """
         chunk_images, chunk_values, chunk_history, ok = self._optimize(
-            [channels[s] for s in slots], seed, attempt, updates, record, bar
+            [channels[s] for s in slots], seed, attempt, updates, record, bar, [repeats[s] for s in slots]
         )
+        if self.diversity and self.diversity_group:
+            ok = np.repeat(ok.reshape(-1, self.diversity_group).all(axis=1), self.diversity_group)
         failed = []
         for position, slot in enumerate(slots):
             if not ok[position]:
@@ -443,6 +523,28 @@ class ChannelRenderer:
             for key, frames in chunk_history.items():
                 history[key][slot] = frames[position]
         return failed
+
+    def _check_groups(self, channels: list[int], batch_size: int | None) -> None:
+        """With diversity groups: each group of slots renders one channel; batches hold whole groups."""
+        group = self.diversity_group
+        if not (self.diversity and group):
+            return
+        if len(channels) % group:
+            raise ValueError(
+                f"With diversity_group={group}, the channels must come in groups of {group} "
+                f"(each channel repeated {group} times in a row); received {len(channels)} channels."
+            )
+        for start in range(0, len(channels), group):
+            if len(set(channels[start : start + group])) != 1:
+                raise ValueError(
+                    f"With diversity_group={group}, each group of {group} consecutive slots renders one "
+                    f"channel; slots {start}..{start + group - 1} hold {channels[start : start + group]}."
+                )
+        if batch_size is not None and batch_size % group:
+            raise ValueError(
+                f"With diversity_group={group}, batch_size must be a multiple of {group}; "
+                f"received batch_size={batch_size}."
+            )
 
     def _check_channels(self, channels: Sequence[int]) -> list[int]:
         channels = list(channels)
@@ -484,6 +586,7 @@ class ChannelRenderer:
             "transforms": repr(self.pipeline),
             "per_image_transforms": self.per_image_transforms,
             "diversity": self.diversity,
+            "diversity_group": self.diversity_group,
             "relu_redirect_steps": self.relu_redirect_steps,
             "optimizer": repr(self.optimizer),
             "compile": self.compile,
@@ -492,6 +595,16 @@ class ChannelRenderer:
             "kernels": backend.kernel_library(),
             **extra,
         }
+
+
+def _repeat_indices(channels: Sequence[int]) -> list[int]:
+    """For each slot, how many earlier slots render the same channel."""
+    seen: dict[int, int] = {}
+    repeats = []
+    for channel in channels:
+        repeats.append(seen.get(channel, 0))
+        seen[channel] = repeats[-1] + 1
+    return repeats
 
 
 def render_channels(
@@ -516,6 +629,7 @@ def render_channels(
     optimizer: Adam | None = None,
     lucid_step_count: bool = False,
     fuse: bool = True,
+    diversity_group: int | None = None,
 ) -> Rendering:
     """Render one feature visualization per channel of one layer, Lucid's way, batched.
 
@@ -523,7 +637,8 @@ def render_channels(
         model: a Keras functional model taking images in [0, 1] (any H, W).
         layer: a catalogue id or alias (``Mixed_4c_Branch_2_b_3x3``,
             ``4c_2_b_3x3``, ``mixed4b``...) or a raw Keras layer name.
-        channels: the channel indices to render, one image each.
+        channels: the channel indices to render, one image each; a channel
+            may repeat (each repeat starts from its own random image).
         size: image height and width (Lucid: 128).
         steps: Adam updates (Lucid runs 513 for its default threshold 512;
             see `lucid_step_count`).
@@ -531,7 +646,9 @@ def render_channels(
             transform draws; the same seed gives the same images on the same backend.
         batch_size: channels per optimization; None renders all in one batch.
         objective: ``"channel"`` (spatial mean of the channel), ``"neuron"``
-            (its centre position) or a callable ``(layer, ids) -> Objective``.
+            (its centre position), ``"negative"`` (minus the spatial mean;
+            best on a pre-ReLU layer, where the channel can go below zero)
+            or a callable ``(layer, ids) -> Objective``.
         transforms: ``"lucid"`` for `standard_transforms`, a list of
             `Transform`, or ``[]`` for none.
         param: ``"fft"`` (Lucid's default) or ``"pixel"``.
@@ -551,6 +668,12 @@ def render_channels(
         fuse: differentiate the rendering copy of the network from
             `visualizer.render.fused` (faster, the same function to float
             rounding); False differentiates the model's own layers.
+        diversity_group: compare images for the diversity term only within
+            groups of this many consecutive slots, each repeating one channel:
+            ``channels=[3, 3, 3, 3, 7, 7, 7, 7], diversity=100,
+            diversity_group=4`` renders Lucid's four diverse images of
+            channel 3 and of channel 7 in one batch. `batch_size` must be a
+            multiple of it. None: the whole batch is one group (Lucid).
 
     Returns:
         A `Rendering`. A channel whose values turn NaN or infinite is retried
@@ -577,6 +700,7 @@ def render_channels(
         optimizer=optimizer,
         compile=compile,
         fuse=fuse,
+        diversity_group=diversity_group,
     )
     return renderer.render(
         channels,
