@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 # Render processes for `make render` (vtl render --workers): a number, or auto (one per CPU).
 WORKERS ?= auto
 
-.PHONY: install render train site serve test test-fast bench bench-site bench-atlas bench-prior bench-examples device-wheels lint format clean screenshots
+.PHONY: install render train site serve test test-fast bench bench-site bench-atlas bench-prior bench-examples bench-methods device-wheels lint format clean screenshots
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -51,6 +51,10 @@ bench-prior: $(STAMP)
 # Dataset examples of whole layers, against one Lucid step of the same layer (a few minutes on 2 cores).
 bench-examples: $(STAMP)
 	$(PY) benchmarks/examples.py
+
+# Lucid's neuron, negative and diversity images against its channel images, per step (a few minutes on 2 cores).
+bench-methods: $(STAMP)
+	$(PY) benchmarks/methods.py
 
 # Trains the demo models when they are missing, then renders the demo atlas twice (about 9 minutes on 2 cores).
 bench-atlas: $(STAMP)
