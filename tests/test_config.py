@@ -80,3 +80,18 @@ def test_diversity_settings_are_checked(tmp_path):
         with pytest.raises(ConfigError, match=rf"c.toml:2: {text}"):
             load_config(_write(tmp_path, f"[render.diversity]\n{body}\n"))
     assert load_config(_write(tmp_path, "[render.diversity]\nimages = 9\n")).render.diversity.images == 9
+
+
+def test_key_lines_follow_arrays_sub_tables_and_list_items():
+    from visualizer.config import _key_line
+
+    text = (
+        '[[models]]\nname = "a"\n[models.dataset]\nkind = "x"\n'
+        '[[models]]\nname = "b"\n[models.dataset]\nkind = "y"\n'
+        '[[render.plan]]\nmodels = ["a"]\nchannels = [1, 2]\n'
+    )
+    assert _key_line(text, "models") == 1  # not the plan's models = ...
+    assert _key_line(text, "models[1].dataset.kind") == 8
+    assert _key_line(text, "models[0].dataset") == 3
+    assert _key_line(text, "render.plan[0].channels[1]") == 11
+    assert _key_line(text, "render.plan[0].methods") == 9  # a default: its table's line

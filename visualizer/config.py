@@ -235,8 +235,11 @@ def _key_lines(text: str) -> dict[str, int]:
         if array:
             arrays[array[1]] = arrays.get(array[1], -1) + 1
             header = f"{array[1]}[{arrays[array[1]]}]"
+            lines.setdefault(array[1], number)
         elif table:
-            header = table[1]
+            # A sub-table of the latest entry of an array of tables: [models.dataset] after [[models]].
+            owner = next((name for name in arrays if table[1].startswith(name + ".")), None)
+            header = f"{owner}[{arrays[owner]}]{table[1][len(owner) :]}" if owner else table[1]
         key = None if (array or table) else re.match(r"([\w.-]+)\s*=", stripped)
         path = header if key is None else (f"{header}.{key[1]}" if header else key[1])
         if path:
@@ -251,7 +254,8 @@ def _key_line(text: str, dotted: str) -> int | None:
     while path:
         if path in lines:
             return lines[path]
-        path = path.rpartition(".")[0]
+        shorter = re.sub(r"\[\d+\]$", "", path)  # a list item: its key's line
+        path = shorter if shorter != path else path.rpartition(".")[0]
     last = dotted.split(".")[-1].split("[")[0]
     match = re.search(rf"^\s*{re.escape(last)}\s*=", text, re.MULTILINE) if last else None
     return text.count("\n", 0, match.start()) + 1 if match else None

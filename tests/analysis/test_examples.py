@@ -64,11 +64,16 @@ def test_inception_receptive_fields_match_the_architecture():
     assert receptive_field(model, "Mixed_5c_Branch_3_b_1x1") == (379, 32)
 
 
+def _output(model: keras.Model, layer: str):
+    """`layer`'s output in `model`'s graph (a nested model's own output tensor is not)."""
+    return model.outputs[0] if model.get_layer(layer) is model.layers[-1] else model.get_layer(layer).output
+
+
 def _support(model: keras.Model, layer: str, size: int, row: int, column: int) -> tuple[int, int, int, int]:
     """Rows and columns (first, last) of the input pixels that unit (row, column) of `layer` sees."""
     import tensorflow as tf
 
-    probe = keras.Model(model.input, model.get_layer(layer).output)
+    probe = keras.Model(model.input, _output(model, layer))
     images = tf.ones((1, size, size, 3))
     with tf.GradientTape() as tape:
         tape.watch(images)
@@ -86,11 +91,20 @@ def test_unit_positions_follow_same_padding(size):
     x = keras.layers.AveragePooling2D(3, strides=2, padding="same", name="pool")(x)
     x = keras.layers.ZeroPadding2D(((1, 0), (1, 0)), name="pad")(x)
     x = keras.layers.Conv2D(2, 3, padding="valid", name="valid")(x)
-    x = keras.layers.DepthwiseConv2D(3, strides=2, padding="same", name="depthwise")(x)
+    even = keras.layers.Conv2D(2, 4, padding="same", name="even")(x)  # sees units -1..+2
+    dilated = keras.layers.Conv2D(2, 3, padding="same", dilation_rate=2, name="dilated")(x)  # -2..+2
+    shifted = keras.layers.ZeroPadding2D(((2, 0), (2, 0)), name="shift")(x)
+    shifted = keras.layers.Conv2D(2, 3, name="shifted")(shifted)  # -2..0: the union is -2..+2, not "even"
+    joined = keras.layers.Concatenate(name="joined")([even, shifted])
+    x = keras.layers.Concatenate(name="all")([joined, dilated])
+    inner_input = keras.Input((None, None, 6))
+    inner = keras.layers.DepthwiseConv2D(3, strides=2, padding="same")(inner_input)
+    x = keras.Model(inner_input, inner, name="nested")(x)
     model = keras.Model(inputs, x)
-    for layer in ("stem", "pool", "valid", "depthwise"):
+    for layer in ("stem", "pool", "valid", "even", "dilated", "shifted", "joined", "nested"):
         geometry = grid_geometry(model, layer, size)
-        assert geometry.cells == model.get_layer(layer).output.shape[1]
+        probe = keras.Model(model.input, _output(model, layer))
+        assert geometry.cells == probe(np.zeros((1, size, size, 3), "float32")).shape[1]
         half = (geometry.field - 1) / 2
         inside = [
             unit
@@ -101,9 +115,17 @@ def test_unit_positions_follow_same_padding(size):
         assert inside, layer
         for unit in inside[:: max(1, len(inside) // 3)]:
             first, last, left, right = _support(model, layer, size, unit, unit)
-            assert geometry.offset + unit * geometry.stride == (first + last) / 2 == (left + right) / 2
-            assert last - first + 1 == geometry.field
-    assert grid_geometry(model, "depthwise").offset is None
+            assert geometry.offset + unit * geometry.stride == (first + last) / 2 == (left + right) / 2, layer
+            assert last - first + 1 == geometry.field, layer
+    assert grid_geometry(model, "nested").offset is None
+    assert receptive_field(model, "nested") == (grid_geometry(model, "nested").field, 8)
+
+
+def test_geometry_refuses_rectangular_windows():
+    inputs = keras.Input((16, 16, 3))
+    model = keras.Model(inputs, keras.layers.Conv2D(2, (3, 1), name="tall")(inputs))
+    with pytest.raises(ValueError, match="'tall' \\(Conv2D\\) treats rows and columns differently"):
+        grid_geometry(model, "tall", 16)
 
 
 def test_geometry_refuses_layers_that_resample():

@@ -170,3 +170,18 @@ def test_too_few_or_no_validation_images_are_named(experiment, monkeypatch):
     spec["dataset"]["validation_size"] = 2
     with pytest.raises(ValueError, match="'empty' of model 'celeba' has no validation images"):
         methods._validation_images(spec, 40)
+
+
+def test_a_channel_no_image_activates_is_reported_as_failed(experiment):
+    import keras
+
+    from visualizer.atlas import methods
+
+    inputs = keras.Input((None, None, 3))
+    conv = keras.layers.Conv2D(2, 1, use_bias=False, name="keep_red")
+    x = conv(inputs)
+    conv.set_weights([np.array([[1.0, 0.0], [0.0, 0.0], [0.0, 0.0]], "float32").reshape(1, 1, 3, 2)])
+    model = keras.Model(inputs, keras.layers.ReLU(name="fires")(x))
+    spec = method_settings("examples", load_config(experiment), "celeba")["images"]
+    result = methods.examples(model, "fires", [0, 1], seed=0, images=spec, count=16, top=4)
+    assert result.failed == [1] and np.all(result.images[1] == 0.5)

@@ -91,3 +91,13 @@ def test_the_diversity_method_lays_each_channel_s_group_on_a_sheet():
         np.testing.assert_allclose(sheet[top : top + 24, left : left + 24], fresh.images[index], atol=1e-4)
     assert result.objectives[1] == pytest.approx(fresh.objectives.mean(), rel=1e-3)
     assert np.all(sheet[24 : 24 + SHEET_GAP] == 1.0)
+
+
+def test_register_method_checks_the_settings_function_against_per_model():
+    from visualizer.atlas.methods import register_method
+
+    with pytest.raises(TypeError, match=r"takes 2 required arguments; \(config\) with per_model=False"):
+        register_method("two", settings=lambda config, model: {})
+    with pytest.raises(TypeError, match="takes 1 required arguments"):
+        register_method("one", settings=lambda config: {}, per_model=True)
+    assert "two" not in available_methods() and "one" not in available_methods()

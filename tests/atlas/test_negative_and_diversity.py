@@ -32,10 +32,15 @@ def experiment(tmp_path_factory):
 
 def test_the_plan_counts_every_image_of_a_diversity_sheet(experiment):
     config = load_config(experiment, {"project.atlas_dir": str(experiment.parent / "empty-atlas")})
-    batches = {batch.method: batch for batch in make_plan(config).batches if batch.method != "lucid"}
+    batches = [batch for batch in make_plan(config).batches if batch.method != "lucid"]
+    negative = [batch for batch in batches if batch.method == "negative"]
+    diverse = [batch for batch in batches if batch.method == "diversity"]
     step = render_step_flops("Mixed_3b_Branch_3_b_1x1", 16, 0.125)
-    assert batches["negative"].cost == pytest.approx(step * 2 * config.render.steps)
-    assert batches["diversity"].cost == pytest.approx(4 * step * 2 * config.render.steps)
+    assert [len(batch.channels) for batch in negative] == [2]  # the atlas batch: the whole selection
+    assert negative[0].cost == pytest.approx(step * 2 * config.render.steps)
+    # One plan batch per optimization: [render.diversity] batch_size = 1 channel, four images.
+    assert [batch.channels for batch in diverse] == [(0,), (1,)]
+    assert all(batch.cost == pytest.approx(4 * step * config.render.steps) for batch in diverse)
 
 
 def test_the_atlas_records_what_each_method_did(experiment):

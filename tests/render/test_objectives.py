@@ -119,3 +119,11 @@ def test_grouped_diversity_is_lucid_diversity_of_each_group():
 def test_grouped_diversity_rejects_bad_group(group):
     with pytest.raises(ValueError, match="group must be None or a positive integer"):
         obj.diversity("L", group=group)
+
+
+def test_grouped_diversity_names_a_batch_that_does_not_divide():
+    acts = ops.convert_to_tensor(np.ones((5, 2, 2, 3), "float32"))
+    with pytest.raises(
+        ValueError, match="groups of 2 needs a batch that is a multiple of 2; received a batch of 5"
+    ):
+        obj.diversity("L", group=2)(lambda name: acts)

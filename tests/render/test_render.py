@@ -230,6 +230,8 @@ def test_diversity_groups_refuse_mixed_groups_and_split_batches(tiny):
         render_channels(tiny, "relu2", [0, 0, 1, 1], batch_size=3, **kwargs)
     with pytest.raises(ValueError, match="diversity_group must be None or a positive integer"):
         render_channels(tiny, "relu2", [0, 0], size=16, steps=1, progress=False, diversity_group=0)
+    with pytest.raises(ValueError, match="diversity_group=2 groups the diversity term, which is off"):
+        render_channels(tiny, "relu2", [0, 0], size=16, steps=1, progress=False, diversity_group=2)
 
 
 def test_pre_relu_layer(small_inception, tiny):

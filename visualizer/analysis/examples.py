@@ -44,9 +44,9 @@ class DatasetExamples:
         indices: ``[channels, top]`` the examples' positions in the images given.
         positions: ``[channels, top, 2]`` (row, column) of that activation in the layer's grid.
         crop: side in pixels of the window cut from each image.
-        inactive: the channels no image activates (largest activation 0 or
-            less: a ReLU channel that never fires on these images); their
-            sheets are mid-grey, since any order of the images is as good.
+        inactive: the channels whose largest activation is the same on every
+            image (a ReLU channel that never fires on them); their sheets
+            are mid-grey, since any order of the images is as good.
     """
 
     sheets: np.ndarray
@@ -102,6 +102,33 @@ def _padding_before(layer: keras.layers.Layer, cells: int, span: int) -> tuple[i
     return 0, (cells - span) // step + 1
 
 
+def _joined(branches: list[tuple[int, int, float, int]], placed: bool) -> tuple[int, int, float, int]:
+    """Where branches meet: the widest field, or with unit positions known, the union of the windows."""
+    if len(branches) == 1 or not placed:
+        return max(branches)
+    low = min(offset - (field - 1) / 2 for field, _, offset, _ in branches)
+    high = max(offset + (field - 1) / 2 for field, _, offset, _ in branches)
+    stride = max(branch[1] for branch in branches)
+    return int(round(high - low)) + 1, stride, (low + high) / 2, branches[0][3]
+
+
+def _check_square(layer: keras.layers.Layer) -> None:
+    """Raise ValueError for a window, stride or padding that differs between rows and columns."""
+    if isinstance(layer, _WINDOWED):
+        kernel = getattr(layer, "kernel_size", None) or layer.pool_size
+        pairs = [kernel, layer.strides, getattr(layer, "dilation_rate", (1, 1))]
+    elif isinstance(layer, keras.layers.ZeroPadding2D):
+        pairs = [tuple(layer.padding[0]), tuple(layer.padding[1])]
+        pairs = [(pairs[0][0], pairs[1][0]), (pairs[0][1], pairs[1][1])]
+    else:
+        return
+    if any(rows != columns for rows, columns in pairs):
+        raise ValueError(
+            f"Layer {layer.name!r} ({type(layer).__name__}) treats rows and columns differently; "
+            "unit positions are computed for square windows, strides and padding only."
+        )
+
+
 def grid_geometry(model: keras.Model, layer: str, size: int | None = None) -> GridGeometry:
     """The receptive field, stride and (for a square input of `size` px) unit positions of `layer`.
 
@@ -109,8 +136,10 @@ def grid_geometry(model: keras.Model, layer: str, size: int | None = None) -> Gr
     kernel k, stride s and dilation d grows the field by ``(k - 1) * d``
     times the stride accumulated so far and shifts the units by its padding
     before them (TensorFlow's ``same`` padding puts the odd pixel after);
-    where branches meet (Inception's concatenations), the widest field counts.
-    Nested models count as the layers inside them.
+    where branches meet (Inception's concatenations), the widest field counts,
+    or with `size` given, the union of the branches' windows (the same where
+    every branch pads symmetrically). Nested models count as the layers
+    inside them.
 
     Args:
         model: a functional Keras model.
@@ -123,7 +152,8 @@ def grid_geometry(model: keras.Model, layer: str, size: int | None = None) -> Gr
 
     Raises:
         ValueError: the path to `layer` has a layer that resamples the grid
-            (transposed convolution, upsampling, cropping, resizing).
+            (transposed convolution, upsampling, cropping, resizing) or that
+            treats rows and columns differently.
     """
     known: dict[int, tuple[int, int, float, int]] = {}
 
@@ -138,7 +168,8 @@ def grid_geometry(model: keras.Model, layer: str, size: int | None = None) -> Gr
             parents = [node.operation for inbound in target._inbound_nodes for node in inbound.parent_nodes]
             field, stride, offset, cells = (1, 1, 0.0, size or 0)
             if parents:
-                field, stride, offset, cells = max(visit(parent) for parent in parents)
+                field, stride, offset, cells = _joined([visit(parent) for parent in parents], bool(size))
+            _check_square(target)
             if isinstance(target, keras.Model):  # a nested model: its output's geometry, composed
                 output = target.outputs[0]._keras_history.operation.name
                 inner = grid_geometry(target, output, cells or None)
@@ -214,8 +245,8 @@ def _scan(
     images: np.ndarray,
     top: int,
     batch_size: int | None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, tuple[int, int]]:
-    """`top_activations`, and the layer's grid (height, width) on these images."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """`top_activations`, and for each channel whether its peak is the same on every image."""
     images = np.asarray(images, dtype="float32")
     if len(images) < top:
         raise ValueError(f"top={top} examples need at least {top} images; received {len(images)}.")
@@ -236,7 +267,8 @@ def _scan(
     order = np.argsort(-peak, axis=1, kind="stable")[:, :top]
     rows, columns = np.divmod(np.take_along_axis(place, order, axis=1), width)
     positions = np.stack([rows, columns], axis=-1)
-    return np.take_along_axis(peak, order, axis=1), order, positions, (height, width)
+    constant = peak.max(axis=1) == peak.min(axis=1)
+    return np.take_along_axis(peak, order, axis=1), order, positions, constant
 
 
 def contact_sheet(crops: Sequence[np.ndarray], gap: int = SHEET_GAP) -> np.ndarray:
@@ -319,10 +351,10 @@ def dataset_examples(
         crop = min(geometry.field, size)
     if not 1 <= crop <= size:
         raise ValueError(f"crop must be between 1 and the image side {size}; received {crop!r}.")
-    activations, indices, positions, _grid = _scan(model, name, channels, images, top, batch_size)
+    activations, indices, positions, constant = _scan(model, name, channels, images, top, batch_size)
     sheets = []
-    for channel_indices, channel_positions, best in zip(indices, positions, activations[:, 0]):
-        if best <= 0:
+    for channel_indices, channel_positions, flat in zip(indices, positions, constant):
+        if flat:
             sheets.append(np.full_like(contact_sheet([images[0, :crop, :crop]] * top), 0.5))
             continue
         crops = []
@@ -331,5 +363,5 @@ def dataset_examples(
             left_edge = _window(geometry.offset + column * geometry.stride, crop, size)
             crops.append(images[image_index, top_edge : top_edge + crop, left_edge : left_edge + crop])
         sheets.append(contact_sheet(crops))
-    inactive = [int(c) for c, best in zip(channels, activations[:, 0]) if best <= 0]
+    inactive = [int(c) for c, flat in zip(channels, constant) if flat]
     return DatasetExamples(np.stack(sheets), activations, indices, positions, crop, inactive)

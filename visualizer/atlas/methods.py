@@ -16,6 +16,7 @@ and records the settings with every image.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -78,6 +79,15 @@ def _classifier_step_flops(config, layer_id: str) -> float:
     return float(render_step_flops(layer_id, config.render.size, config.network.width))
 
 
+def _objective_settings(objective: str) -> SettingsFunction:
+    """A settings function: Lucid's settings from ``config.render`` and `objective` (recorded)."""
+
+    def settings(config) -> dict[str, Any]:
+        return {**_render_settings(config), "objective": objective}
+
+    return settings
+
+
 def register_method(
     name: str,
     settings: SettingsFunction | None = None,
@@ -99,6 +109,19 @@ def register_method(
         per_model: the settings differ by model, and `settings` takes the
             model's name as its second argument.
     """
+
+    if settings is not None:
+        required = [
+            parameter
+            for parameter in inspect.signature(settings).parameters.values()
+            if parameter.default is inspect.Parameter.empty
+            and parameter.kind in (parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD)
+        ]
+        if len(required) != (2 if per_model else 1):
+            raise TypeError(
+                f"The settings function of method {name!r} takes {len(required)} required arguments; "
+                "(config) with per_model=False, (config, model name) with per_model=True."
+            )
 
     def decorate(function: MethodFunction) -> MethodFunction:
         _METHODS[name] = function
@@ -217,12 +240,7 @@ def lucid(
     )
 
 
-def _negative_settings(config) -> dict[str, Any]:
-    """Lucid's settings from ``config.render``, and the objective (recorded with each image)."""
-    return {**_render_settings(config), "objective": "negative"}
-
-
-@register_method("negative", settings=_negative_settings)
+@register_method("negative", settings=_objective_settings("negative"))
 def negative(model, layer: str, channels: Sequence[int], **settings: Any) -> MethodResult:
     """Lucid's method with the objective negated, on the layer's pre-ReLU values.
 
@@ -302,12 +320,7 @@ def diversity(
     return MethodResult(sheets, values, sorted(set(rendering.failed)))
 
 
-def _neuron_settings(config) -> dict[str, Any]:
-    """Lucid's settings from ``config.render``, and the objective (recorded with each image)."""
-    return {**_render_settings(config), "objective": "neuron"}
-
-
-@register_method("neuron", settings=_neuron_settings)
+@register_method("neuron", settings=_objective_settings("neuron"))
 def neuron(model, layer: str, channels: Sequence[int], **settings: Any) -> MethodResult:
     """Lucid's neuron objective: the channel at the centre of the layer's grid, not its spatial mean.
 
@@ -506,4 +519,7 @@ def examples(
         "images": {"model": images["model"], "dataset": name, "scored": len(pixels)},
         "crop": found.crop,
     }
-    return MethodResult(found.sheets, found.activations[:, 0].astype("float64"), [], recorded=recorded)
+    # A channel no image activates has a grey sheet and is reported as failed, like a failed render.
+    return MethodResult(
+        found.sheets, found.activations[:, 0].astype("float64"), found.inactive, recorded=recorded
+    )

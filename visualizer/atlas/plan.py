@@ -222,7 +222,10 @@ def make_plan(config: Config, models: Sequence[str] | None = None, with_costs: b
             model = config.model(model_name)
             for snapshot in _snapshots(selection, model):
                 for method in selection.methods:
-                    steps = int(method_settings(method, config, model_name).get("steps", render.steps))
+                    settings = method_settings(method, config, model_name)
+                    steps = int(settings.get("steps", render.steps))
+                    # A method may set its own channels per optimization (diversity: several images each).
+                    per_batch = int(settings.get("batch_size", 0)) or render.batch_size
                     for layer in layers:
                         count = scaled_channels(layer.channels, config.network.width)
                         fresh = [
@@ -232,7 +235,7 @@ def make_plan(config: Config, models: Sequence[str] | None = None, with_costs: b
                         ]
                         seen.update((model_name, snapshot, method, layer.id, c) for c in fresh)
                         # A method without steps (dataset examples) scores every channel in one pass.
-                        chunk = (render.batch_size if steps else 0) or len(fresh) or 1
+                        chunk = (per_batch if steps else 0) or len(fresh) or 1
                         for start in range(0, len(fresh), chunk):
                             channels = tuple(fresh[start : start + chunk])
                             cost = 0.0

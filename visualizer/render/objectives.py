@@ -218,6 +218,12 @@ def neurons(layer: str, ns: Sequence[int] | Tensor) -> Objective:
     return Objective(fn, f"neurons {_names(layer, ns)}", (layer,))
 
 
+def check_group(group: Any, name: str = "group") -> None:
+    """Raise ValueError unless `group` is None or a positive integer (`name` is the argument's name)."""
+    if group is not None and (isinstance(group, bool) or not isinstance(group, int) or group < 1):
+        raise ValueError(f"{name} must be None or a positive integer, received {name}={group!r}.")
+
+
 def diversity(layer: str, group: int | None = None) -> Objective:
     """Lucid's diversity: how similar each image's Gram matrix is to the others'.
 
@@ -238,12 +244,16 @@ def diversity(layer: str, group: int | None = None) -> Objective:
         The objective, named ``"diversity <layer>"`` (``"... in groups of
         <group>"`` when grouped).
     """
-    if group is not None and (isinstance(group, bool) or not isinstance(group, int) or group < 1):
-        raise ValueError(f"group must be None or a positive integer, received group={group!r}.")
+    check_group(group)
 
     def fn(T: LayerFn) -> Tensor:
         acts = T(layer)
         batch, channels_ = ops.shape(acts)[0], ops.shape(acts)[-1]
+        if group is not None and isinstance(acts.shape[0], int) and acts.shape[0] % group:
+            raise ValueError(
+                f"diversity in groups of {group} needs a batch that is a multiple of {group}; "
+                f"received a batch of {acts.shape[0]}."
+            )
         size = batch if group is None else group
         flat = ops.reshape(acts, (batch, -1, channels_))
         gram = ops.reshape(ops.matmul(ops.transpose(flat, (0, 2, 1)), flat), (batch, -1))

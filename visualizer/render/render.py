@@ -255,12 +255,10 @@ class ChannelRenderer:
             raise ValueError(
                 f"Unknown objective {objective!r}; valid: {', '.join(OBJECTIVES)} or a callable."
             )
-        if diversity_group is not None and (
-            isinstance(diversity_group, bool) or not isinstance(diversity_group, int) or diversity_group < 1
-        ):
+        obj.check_group(diversity_group, "diversity_group")
+        if diversity_group is not None and not diversity:
             raise ValueError(
-                "diversity_group must be None or a positive integer, "
-                f"received diversity_group={diversity_group!r}."
+                f"diversity_group={diversity_group} groups the diversity term, which is off (diversity=0)."
             )
         if compile not in backend.COMPILE_MODES:
             raise ValueError(f"Unknown compile setting {compile!r}; valid: True, False, 'xla'.")
@@ -464,11 +462,10 @@ class ChannelRenderer:
             pending: list[int] = []
             for chunk in chunks:
                 pending += run(chunk, attempt=0)
-            if pending:
+            still: list[int] = []
+            for start in range(0, len(pending), batch_size):  # retries keep the batch size too
                 bar.total += updates
-                still = run(pending, attempt=RETRY_SEED_OFFSET)
-            else:
-                still = []
+                still += run(pending[start : start + batch_size], attempt=RETRY_SEED_OFFSET)
         for slot in still:
             images[slot] = 0.5
             values[slot] = np.nan
