@@ -423,7 +423,7 @@ class _Index:
 # The grids show one image per channel: a feature visualization where there is one. Methods whose images
 # are contact sheets (several images per channel) go to the grids only when nothing else was rendered.
 PRIMARY_ORDER = ("lucid", "channel", "neuron", "stylegan2", "negative")
-SHEET_METHODS = ("examples", "diversity")
+SHEET_METHODS = ("examples", "negative_examples", "diversity")
 
 
 def choose_primary(atlas: Atlas, config: SiteConfig) -> tuple[str, list[str]]:

@@ -383,7 +383,7 @@ def _validate_examples(config: Config, reader: _Reader) -> None:
             "render.examples.dataset", f"unknown value {examples.dataset!r}; valid: own, {', '.join(names)}"
         )
     for selection in config.render.plan:
-        if "examples" not in selection.methods:
+        if not {"examples", "negative_examples"} & set(selection.methods):
             continue
         for name in selection.models or names:
             source = config.model(name if examples.dataset == "own" else examples.dataset)

@@ -212,3 +212,14 @@ def test_a_channel_no_image_activates_gets_a_grey_sheet():
     assert found.inactive == [1]
     assert np.all(found.sheets[1] == 0.5) and found.activations[1, 0] == 0
     assert found.sheets[0].max() == 1.0 and found.sheets[0].min() < 0.05
+
+
+def test_negative_examples_are_the_images_a_channel_responds_to_least():
+    """Red-minus-the-rest is lowest on the blue square: the first negative example, cut around it."""
+    images, _ = _planted_images()
+    found = dataset_examples(colour_detector(), "colours", [0], images, top=4, crop=4, negative=True)
+    assert found.indices[0][0] == 5 and tuple(found.positions[0][0]) == (0, 0)
+    assert found.activations[0][0] < -0.4 and np.all(np.diff(found.activations[0]) >= 0)
+    assert found.sheets[0][:4, :4, 2].min() == 1.0 and found.sheets[0][:4, :4, 0].max() == 0.0
+    positive = top_activations(colour_detector(), "colours", [0], images, top=4)
+    assert 5 not in positive[1][0] and positive[0][0][0] > 0.4

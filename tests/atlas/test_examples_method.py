@@ -115,12 +115,14 @@ def test_bad_settings_are_refused(experiment, setting, message):
         load_config(bad)
 
 
-def test_a_checkpoint_has_no_dataset_of_its_own(experiment):
+@pytest.mark.parametrize("method", ["examples", "negative_examples"])
+def test_a_checkpoint_has_no_dataset_of_its_own(experiment, method):
     text = experiment.read_text().replace(
         'source = "pretrain"\ndataset = { kind = "world", world = "source" }',
         'source = "checkpoint"\ncheckpoint = "inception_v1.ckpt"',
     )
-    bad = experiment.parent / "checkpoint.toml"
+    text = text.replace('methods = ["examples"]', f'methods = ["{method}"]')
+    bad = experiment.parent / f"checkpoint-{method}.toml"
     bad.write_text(text)
     with pytest.raises(ConfigError, match="'imagenet' is a checkpoint without a dataset .* one of: celeba"):
         load_config(bad)
@@ -185,3 +187,20 @@ def test_a_channel_no_image_activates_is_reported_as_failed(experiment):
     spec = method_settings("examples", load_config(experiment), "celeba")["images"]
     result = methods.examples(model, "fires", [0, 1], seed=0, images=spec, count=16, top=4)
     assert result.failed == [1] and np.all(result.images[1] == 0.5)
+
+
+def test_negative_examples_score_the_pre_relu_layer_from_the_lowest(experiment):
+    from visualizer.atlas import methods
+    from visualizer.atlas.job import load_snapshot
+
+    config = load_config(experiment)
+    model = load_snapshot(config.resolve_path(config.project.runs_dir), "celeba", "final")[0]
+    settings = method_settings("negative_examples", config, "celeba")
+    result = methods.negative_examples(model, "Mixed_3b_Branch_3_b_1x1", [0, 1], seed=0, **settings)
+    assert result.recorded["pre_relu_layer"] == "Mixed_3b_Branch_3_b_1x1_bn"
+    pixels, _ = methods._validation_images(settings["images"], settings["count"])
+    expected = dataset_examples(model, "Mixed_3b_Branch_3_b_1x1_bn", [0, 1], pixels, top=4, negative=True)
+    np.testing.assert_array_equal(result.images, expected.sheets)
+    np.testing.assert_allclose(result.objectives, expected.activations[:, 0])
+    positive = methods.examples(model, "Mixed_3b_Branch_3_b_1x1_bn", [0, 1], seed=0, **settings)
+    assert np.all(result.objectives < positive.objectives)

@@ -33,7 +33,9 @@ def test_pooled_renders_equal_fresh_renders_for_each_snapshot():
 
 def test_unknown_method_lists_the_valid_ones():
     assert "lucid" in available_methods()
-    with pytest.raises(ValueError, match="valid: diversity, examples, lucid, negative, neuron, stylegan2"):
+    with pytest.raises(
+        ValueError, match="valid: diversity, examples, lucid, negative, negative_examples, neuron, stylegan2"
+    ):
         get_method("deepdream")
 
 

@@ -218,6 +218,7 @@ def top_activations(
     images: np.ndarray,
     top: int,
     batch_size: int | None = None,
+    negative: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The `top` images that excite each channel most, by the channel's largest activation.
 
@@ -230,12 +231,16 @@ def top_activations(
         batch_size: images per forward pass; default as many as hold
             `BATCH_PIXELS` pixels (the forward pass runs eagerly, and its
             overhead per call dominates small images).
+        negative: rank by the channel's lowest value instead: the images it
+            responds to least (meaningful before a ReLU, see
+            `visualizer.render.pre_relu_layer`).
 
     Returns:
-        (activations ``[C, top]`` descending, image indices ``[C, top]``,
-        grid positions ``[C, top, 2]``); ties go to the earlier image.
+        (activations ``[C, top]`` descending, or with `negative` the lowest
+        values ascending, image indices ``[C, top]``, grid positions
+        ``[C, top, 2]``); ties go to the earlier image.
     """
-    return _scan(model, layer, channels, images, top, batch_size)[:3]
+    return _scan(model, layer, channels, images, top, batch_size, negative)[:3]
 
 
 def _scan(
@@ -245,6 +250,7 @@ def _scan(
     images: np.ndarray,
     top: int,
     batch_size: int | None,
+    negative: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """`top_activations`, and for each channel whether its peak is the same on every image."""
     images = np.asarray(images, dtype="float32")
@@ -256,7 +262,7 @@ def _scan(
     peaks, places = [], []
     for start in range(0, len(images), batch_size):
         output = ops.convert_to_numpy(probe(images[start : start + batch_size]))
-        output = output[..., wanted]  # [n, h, w, C]
+        output = output[..., wanted] * (-1.0 if negative else 1.0)  # [n, h, w, C]
         n, height, width, count = output.shape
         flat = output.reshape(n, height * width, count)
         place = flat.argmax(axis=1)  # [n, C], the first maximum in row-major order
@@ -268,7 +274,8 @@ def _scan(
     rows, columns = np.divmod(np.take_along_axis(place, order, axis=1), width)
     positions = np.stack([rows, columns], axis=-1)
     constant = peak.max(axis=1) == peak.min(axis=1)
-    return np.take_along_axis(peak, order, axis=1), order, positions, constant
+    sign = -1.0 if negative else 1.0
+    return sign * np.take_along_axis(peak, order, axis=1), order, positions, constant
 
 
 def contact_sheet(crops: Sequence[np.ndarray], gap: int = SHEET_GAP) -> np.ndarray:
@@ -309,6 +316,7 @@ def dataset_examples(
     top: int = 9,
     crop: int | None = None,
     batch_size: int | None = None,
+    negative: bool = False,
 ) -> DatasetExamples:
     """Contact sheets of the dataset images that excite each channel most.
 
@@ -321,9 +329,13 @@ def dataset_examples(
         crop: window side in pixels; default the layer's receptive field,
             at most the image.
         batch_size: images per forward pass (default: see `top_activations`).
+        negative: the images with the channel's lowest values instead, cut
+            around the lowest position (Distill's negative examples; pass a
+            pre-ReLU layer, where values go below zero).
 
     Returns:
-        A `DatasetExamples`.
+        A `DatasetExamples` (with `negative`, ``activations`` holds the
+        lowest values, ascending).
 
     Raises:
         UnknownLayerError: `layer` is not in the model (with close matches).
@@ -351,7 +363,9 @@ def dataset_examples(
         crop = min(geometry.field, size)
     if not 1 <= crop <= size:
         raise ValueError(f"crop must be between 1 and the image side {size}; received {crop!r}.")
-    activations, indices, positions, constant = _scan(model, name, channels, images, top, batch_size)
+    activations, indices, positions, constant = _scan(
+        model, name, channels, images, top, batch_size, negative
+    )
     sheets = []
     for channel_indices, channel_positions, flat in zip(indices, positions, constant):
         if flat:

@@ -7,7 +7,8 @@ channel's pre-ReLU value lowest, ``diversity`` a contact sheet of several
 images of the channel made to differ (Lucid's diversity term),
 ``stylegan2`` the paper's generative prior (`visualizer.prior.generative`),
 ``examples`` contact sheets of the dataset images that excite each channel
-most (`visualizer.analysis.examples`). Each method registers the function
+most (`visualizer.analysis.examples`), ``negative_examples`` those it
+responds to least. Each method registers the function
 that renders and the function that reads its settings from the config; the
 atlas job calls ``method(model, layer, channels, seed=..., **settings(config))``
 and records the settings with every image.
@@ -499,12 +500,15 @@ def examples(
     count: int,
     top: int,
     steps: int = 0,
+    negative: bool = False,
 ) -> MethodResult:
     """Dataset examples: a contact sheet of the `top` validation images that excite each channel most.
 
     `images` names the dataset (the JSON spec `_examples_settings` writes);
     the first `count` validation images are scored. No optimization: `seed`
-    and `steps` are unused. The objective is the best example's activation.
+    and `steps` are unused. The objective is the best example's activation
+    (with `negative`, the images the channel responds to least, and the
+    lowest value).
     """
     from visualizer.analysis.examples import dataset_examples
 
@@ -514,7 +518,7 @@ def examples(
             f"Dataset {name!r} of model {images['model']!r} has {len(pixels)} validation images, fewer than "
             f"render.examples.top = {top}; lower top or give the dataset a larger validation split."
         )
-    found = dataset_examples(model, layer, list(channels), pixels, top=top)
+    found = dataset_examples(model, layer, list(channels), pixels, top=top, negative=negative)
     recorded = {
         "images": {"model": images["model"], "dataset": name, "scored": len(pixels)},
         "crop": found.crop,
@@ -523,3 +527,22 @@ def examples(
     return MethodResult(
         found.sheets, found.activations[:, 0].astype("float64"), found.inactive, recorded=recorded
     )
+
+
+@register_method(
+    "negative_examples", settings=_examples_settings, step_flops=_examples_batch_flops, per_model=True
+)
+def negative_examples(model, layer: str, channels: Sequence[int], **settings: Any) -> MethodResult:
+    """The validation images whose pre-ReLU value of the channel is lowest, as a contact sheet.
+
+    Distill's appendix shows these beside the positive examples. Each image
+    is scored by the channel's lowest value before its ReLU (after it, most
+    images tie at zero) and cut around that position; the settings are
+    ``[render.examples]``'s.
+    """
+    from visualizer.render.render import pre_relu_layer
+
+    target = pre_relu_layer(model, layer)
+    result = examples(model, target, channels, negative=True, **settings)
+    result.recorded["pre_relu_layer"] = target
+    return result
