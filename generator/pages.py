@@ -558,6 +558,7 @@ class ModelPanel:
 def _channel_context(site: Site, channel: ChannelView, index: _Index) -> tuple[dict, list[Picture]]:
     panels = []
     pictures: list[Picture] = []
+    order = {method: position for position, method in enumerate(site.methods)}
     for model in channel.layer.models:
         rows = [r for r in channel.images if r.model == model.name]
         if not rows:
@@ -569,7 +570,11 @@ def _channel_context(site: Site, channel: ChannelView, index: _Index) -> tuple[d
             else []
         )
         shown = {id(c.picture.row) for c in [final, *strip] if c.picture}
-        others = [index.picture(r) for r in rows if id(r) not in shown]
+        # Other methods in the site's order: feature visualizations first, contact sheets last.
+        others = sorted(
+            (index.picture(r) for r in rows if id(r) not in shown),
+            key=lambda p: (order.get(p.row.method, len(order)), p.row.key),
+        )
         panels.append(ModelPanel(model, final, strip, others, urls.model_layer(model.name, channel.layer.id)))
         pictures += [c.picture for c in [final, *strip] if c.picture] + others
     rows = sorted(pictures, key=lambda p: (list(site.atlas.models).index(p.row.model), p.row.key))

@@ -63,5 +63,7 @@ def test_the_atlas_records_what_each_method_did(experiment):
 def test_the_gallery_keeps_lucid_in_the_grids_and_shows_both_beside_it(experiment, tmp_path):
     section = other_methods_section(experiment, tmp_path / "dist")
     assert "view/celeba/final/negative/" in section and "view/celeba/final/diversity/" in section
+    # Feature visualizations before contact sheets, whatever the alphabet says.
+    assert section.index("view/celeba/final/negative/") < section.index("view/celeba/final/diversity/")
     layer_page = (tmp_path / "dist" / "layer" / "Mixed_3b_Branch_3_b_1x1" / "index.html").read_text()
     assert "/lucid/" in layer_page and "/diversity/" not in layer_page and "/negative/" not in layer_page
