@@ -421,7 +421,8 @@ class _Index:
 
 
 # The grids show one image per channel: a feature visualization where there is one. Methods whose images
-# are contact sheets (several images per channel) go to the grids only when nothing else was rendered.
+# are contact sheets (several images per channel) go to the grids only when nothing else was rendered;
+# among themselves they rank by image count, then name.
 PRIMARY_ORDER = ("lucid", "channel", "neuron", "stylegan2", "negative")
 SHEET_METHODS = ("examples", "negative_examples", "diversity")
 

@@ -225,7 +225,11 @@ class Config:
 
 
 def _key_lines(text: str) -> dict[str, int]:
-    """Line number of each table and key in the TOML text, by dotted path (``render.plan[1].models``)."""
+    """Line number of each table and key in the TOML text, by dotted path (``render.plan[1].models``).
+
+    A line-by-line reading, enough for error messages: quoted keys, multi-line
+    strings and arrays of tables nested in arrays are not followed.
+    """
     lines: dict[str, int] = {}
     header, arrays = "", {}
     for number, line in enumerate(text.splitlines(), 1):

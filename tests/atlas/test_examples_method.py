@@ -174,19 +174,25 @@ def test_too_few_or_no_validation_images_are_named(experiment, monkeypatch):
         methods._validation_images(spec, 40)
 
 
-def test_a_channel_no_image_activates_is_reported_as_failed(experiment):
+def test_a_channel_with_the_same_peak_on_every_image_is_reported_as_failed(experiment):
+    """Constant channels (zero, or any constant) fail; varying ones pass, even when always negative."""
     import keras
 
     from visualizer.atlas import methods
 
     inputs = keras.Input((None, None, 3))
-    conv = keras.layers.Conv2D(2, 1, use_bias=False, name="keep_red")
+    conv = keras.layers.Conv2D(4, 1, name="linear")
     x = conv(inputs)
-    conv.set_weights([np.array([[1.0, 0.0], [0.0, 0.0], [0.0, 0.0]], "float32").reshape(1, 1, 3, 2)])
-    model = keras.Model(inputs, keras.layers.ReLU(name="fires")(x))
+    kernel = np.zeros((1, 1, 3, 4), "float32")
+    kernel[0, 0, 0, 0] = 1.0  # red: varies
+    kernel[0, 0, 1, 2] = -1.0  # minus green, minus 1: varies, always negative
+    conv.set_weights([kernel, np.array([0.0, 0.0, -1.0, 2.0], "float32")])  # 1: always 0; 3: always 2
+    model = keras.Model(inputs, x)
     spec = method_settings("examples", load_config(experiment), "celeba")["images"]
-    result = methods.examples(model, "fires", [0, 1], seed=0, images=spec, count=16, top=4)
-    assert result.failed == [1] and np.all(result.images[1] == 0.5)
+    result = methods.examples(model, "linear", [0, 1, 2, 3], seed=0, images=spec, count=16, top=4)
+    assert result.failed == [1, 3] and np.all(result.images[[1, 3]] == 0.5)
+    assert np.isnan(result.objectives[[1, 3]]).all() and result.objectives[2] < 0 < result.objectives[0]
+    assert not np.all(result.images[2] == 0.5)
 
 
 def test_negative_examples_score_the_pre_relu_layer_from_the_lowest(experiment):

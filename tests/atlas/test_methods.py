@@ -98,8 +98,15 @@ def test_the_diversity_method_lays_each_channel_s_group_on_a_sheet():
 def test_register_method_checks_the_settings_function_against_per_model():
     from visualizer.atlas.methods import register_method
 
-    with pytest.raises(TypeError, match=r"takes 2 required arguments; \(config\) with per_model=False"):
+    with pytest.raises(TypeError, match=r"'two' cannot be called as \(config\) with per_model=False"):
         register_method("two", settings=lambda config, model: {})
-    with pytest.raises(TypeError, match="takes 1 required arguments"):
+    with pytest.raises(
+        TypeError, match=r"'one' cannot be called as \(config, model name\) with per_model=True"
+    ):
         register_method("one", settings=lambda config: {}, per_model=True)
-    assert "two" not in available_methods() and "one" not in available_methods()
+    with pytest.raises(TypeError, match="'keyword' cannot be called"):
+        register_method("keyword", settings=lambda config, *, model: {}, per_model=True)
+    assert not {"two", "one", "keyword"} & set(available_methods())
+    # Defaults and *args are fine (the check runs before a decorator is returned; nothing is registered).
+    assert callable(register_method("defaults", settings=lambda config, model=None: {}, per_model=True))
+    assert callable(register_method("star", settings=lambda *args: {}))

@@ -40,12 +40,13 @@ class DatasetExamples:
 
     Attributes:
         sheets: float32 ``[channels, side, side, 3]`` in [0, 1], the contact sheets.
-        activations: ``[channels, top]`` each example's largest activation, descending.
+        activations: ``[channels, top]`` each example's largest activation, descending
+            (with ``negative=True``: its lowest value, ascending).
         indices: ``[channels, top]`` the examples' positions in the images given.
         positions: ``[channels, top, 2]`` (row, column) of that activation in the layer's grid.
         crop: side in pixels of the window cut from each image.
-        inactive: the channels whose largest activation is the same on every
-            image (a ReLU channel that never fires on them); their sheets
+        inactive: the channels whose peak (largest, or with ``negative=True``
+            lowest value) is the same on every image (a ReLU channel that never fires on them); their sheets
             are mid-grey, since any order of the images is as good.
     """
 
@@ -206,6 +207,10 @@ def receptive_field(model: keras.Model, layer: str) -> tuple[int, int]:
 
     Returns:
         (field side, accumulated stride), both in pixels.
+
+    Raises:
+        ValueError: as `grid_geometry` (resampling layers, or windows,
+            strides or padding that differ between rows and columns).
     """
     geometry = grid_geometry(model, layer)
     return geometry.field, geometry.stride

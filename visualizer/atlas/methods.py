@@ -112,17 +112,16 @@ def register_method(
     """
 
     if settings is not None:
-        required = [
-            parameter
-            for parameter in inspect.signature(settings).parameters.values()
-            if parameter.default is inspect.Parameter.empty
-            and parameter.kind in (parameter.POSITIONAL_ONLY, parameter.POSITIONAL_OR_KEYWORD)
-        ]
-        if len(required) != (2 if per_model else 1):
-            raise TypeError(
-                f"The settings function of method {name!r} takes {len(required)} required arguments; "
-                "(config) with per_model=False, (config, model name) with per_model=True."
+        arguments = (None, None) if per_model else (None,)
+        try:
+            inspect.signature(settings).bind(*arguments)
+        except TypeError as error:
+            form = (
+                "(config, model name) with per_model=True" if per_model else "(config) with per_model=False"
             )
+            raise TypeError(
+                f"The settings function of method {name!r} cannot be called as {form}: {error}."
+            ) from None
 
     def decorate(function: MethodFunction) -> MethodFunction:
         _METHODS[name] = function
@@ -524,9 +523,9 @@ def examples(
         "crop": found.crop,
     }
     # A channel no image activates has a grey sheet and is reported as failed, like a failed render.
-    return MethodResult(
-        found.sheets, found.activations[:, 0].astype("float64"), found.inactive, recorded=recorded
-    )
+    values = found.activations[:, 0].astype("float64")
+    values[[list(channels).index(c) for c in found.inactive]] = np.nan  # failed: NaN, as for renders
+    return MethodResult(found.sheets, values, found.inactive, recorded=recorded)
 
 
 @register_method(

@@ -22,6 +22,7 @@ __all__ = [
     "as_objective",
     "channel",
     "channels",
+    "check_group",
     "diversity",
     "neuron",
     "neurons",
