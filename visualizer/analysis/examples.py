@@ -113,11 +113,16 @@ def _joined(branches: list[tuple[int, int, float, int]], placed: bool) -> tuple[
     return int(round(high - low)) + 1, stride, (low + high) / 2, branches[0][3]
 
 
+def _window_shape(layer: keras.layers.Layer) -> tuple[tuple, tuple, tuple]:
+    """(kernel, strides, dilation) of a convolution or pooling layer."""
+    kernel = getattr(layer, "kernel_size", None) or layer.pool_size
+    return tuple(kernel), tuple(layer.strides), tuple(getattr(layer, "dilation_rate", (1, 1)))
+
+
 def _check_square(layer: keras.layers.Layer) -> None:
     """Raise ValueError for a window, stride or padding that differs between rows and columns."""
     if isinstance(layer, _WINDOWED):
-        kernel = getattr(layer, "kernel_size", None) or layer.pool_size
-        pairs = [kernel, layer.strides, getattr(layer, "dilation_rate", (1, 1))]
+        pairs = list(_window_shape(layer))
     elif isinstance(layer, keras.layers.ZeroPadding2D):
         pairs = [tuple(layer.padding[0]), tuple(layer.padding[1])]
         pairs = [(pairs[0][0], pairs[1][0]), (pairs[0][1], pairs[1][1])]
@@ -179,8 +184,7 @@ def grid_geometry(model: keras.Model, layer: str, size: int | None = None) -> Gr
                 stride *= inner.stride
                 cells = inner.cells or 0
             elif isinstance(target, _WINDOWED):
-                kernel = getattr(target, "kernel_size", None) or target.pool_size
-                dilation = getattr(target, "dilation_rate", (1, 1))
+                kernel, _strides, dilation = _window_shape(target)
                 span = (kernel[0] - 1) * dilation[0] + 1
                 before, out = _padding_before(target, cells, span) if size else (0, 0)
                 offset += ((span - 1) / 2 - before) * stride

@@ -22,9 +22,12 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from visualizer.render.render import Rendering
 
 __all__ = [
     "MethodResult",
@@ -208,6 +211,27 @@ class RendererPool:
 _POOL = RendererPool()
 
 
+def _pooled_render(
+    model,
+    layer: str,
+    channels: Sequence[int],
+    *,
+    size: int,
+    steps: int,
+    seed: int,
+    transforms: str,
+    param: str,
+    decorrelate: bool,
+    batch_size: int | None = None,
+    **options: Any,
+) -> Rendering:
+    """Render `channels` with the pool's compiled renderer for these settings (`ChannelRenderer` options)."""
+    renderer = _POOL.renderer(
+        model, layer, size=size, transforms=transforms, param=param, decorrelate=decorrelate, **options
+    )
+    return renderer.render(list(channels), steps=steps, seed=seed, batch_size=batch_size, progress=False)
+
+
 @register_method("lucid")
 def lucid(
     model,
@@ -223,16 +247,18 @@ def lucid(
     objective: str = "channel",
 ) -> MethodResult:
     """Lucid's channel visualization (`visualizer.render`), compiled once per layer and architecture."""
-    renderer = _POOL.renderer(
+    rendering = _pooled_render(
         model,
         layer,
+        channels,
         size=size,
+        steps=steps,
+        seed=seed,
         transforms=transforms,
         param=param,
         decorrelate=decorrelate,
         objective=objective,
     )
-    rendering = renderer.render(list(channels), steps=steps, seed=seed, progress=False)
     return MethodResult(
         np.asarray(rendering.images),
         np.asarray(rendering.objectives, dtype="float64"),
@@ -300,19 +326,19 @@ def diversity(
     """
     from visualizer.analysis.examples import contact_sheet
 
-    renderer = _POOL.renderer(
+    rendering = _pooled_render(
         model,
         layer,
+        [channel for channel in channels for _ in range(images)],
         size=size,
+        steps=steps,
+        seed=seed,
         transforms=transforms,
         param=param,
         decorrelate=decorrelate,
+        batch_size=images * batch_size or None,
         diversity=weight,
         diversity_group=images,
-    )
-    repeated = [channel for channel in channels for _ in range(images)]
-    rendering = renderer.render(
-        repeated, steps=steps, seed=seed, batch_size=images * batch_size or None, progress=False
     )
     groups = np.asarray(rendering.images).reshape(len(channels), images, size, size, 3)
     sheets = np.stack([contact_sheet(list(group)) for group in groups])
