@@ -10,6 +10,10 @@ code, templates, site_src/, settings, the atlas's structure; plus the
 fingerprints of the images it shows); per ZIP, its members' checksums. What
 matches is not redone, and every file is written only if its bytes differ,
 so a rebuild with nothing changed leaves every mtime alone.
+
+Everything is written through `generator.files`: files mode 0644, folders the
+build creates 0755 (whatever the umask), original PNGs copied, never linked,
+so the output can be served by any user and edited without touching the atlas.
 """
 
 from __future__ import annotations
@@ -28,14 +32,18 @@ from generator.catalog import Atlas, UnsafeAtlasError, read_atlas
 from generator.config import SiteConfig, load_config
 from generator.content import read_pages
 from generator.downloads import MANIFEST, write_downloads
+from generator.files import kept, make_dirs, write_if_changed
 from generator.images import sync_images
 from generator.pages import build_site_model
 from generator.parallel import fork_map
 from generator.search import write_script_data
 from generator.sitemap import MAX_URLS, write_sitemaps
-from generator.writer import Writer, write_if_changed
+from generator.writer import Writer
 
-__all__ = ["BUILD_MANIFEST", "BuildReport", "build_site"]
+__all__ = ["BUILD_MANIFEST", "DEFAULT_SITE_SRC", "BuildReport", "build_site"]
+
+DEFAULT_SITE_SRC = Path(__file__).resolve().parents[1] / "site_src"
+"""The bundled pages and site.toml, used when no site_src is given."""
 
 BUILD_MANIFEST = ".vtl-build.json"
 _MANIFEST_VERSION = 1
@@ -133,7 +141,7 @@ def build_site(
     atlas_dir: str | os.PathLike,
     out: str | os.PathLike,
     *,
-    site_src: str | os.PathLike | None = "site_src",
+    site_src: str | os.PathLike | None = DEFAULT_SITE_SRC,
     templates: str | os.PathLike | None = None,
     base_url: str | None = None,
     workers: int | None = None,
@@ -145,7 +153,8 @@ def build_site(
     Args:
         atlas_dir: the atlas directory (``catalog.sqlite`` + ``images/``).
         out: the output directory, created if needed (``dist``).
-        site_src: Markdown pages and ``site.toml``; None builds without them.
+        site_src: Markdown pages and ``site.toml`` (default: the bundled
+            `DEFAULT_SITE_SRC`); None builds without them.
         templates: a directory of templates overriding the defaults; None
             uses ``<site_src>/templates`` when it exists.
         base_url: overrides site.toml's ``base_url``.
@@ -158,17 +167,22 @@ def build_site(
 
     Raises:
         AtlasError, UnsafeAtlasError, ConfigError: with what was wrong.
+        FileNotFoundError: if `site_src` or `templates` is given but is not a
+            folder (or an image the catalog lists is missing).
     """
     started = time.perf_counter()
     report = BuildReport()
     atlas_dir, dist = Path(atlas_dir), Path(out)
     src = Path(site_src) if site_src is not None else None
+    for name, folder in (("site_src", src), ("templates", templates)):
+        if folder is not None and not Path(folder).is_dir():
+            raise FileNotFoundError(f"{name} folder {folder} does not exist (or is not a folder).")
     user_templates = Path(templates) if templates else (src / "templates" if src else None)
     config = load_config(src / "site.toml" if src else None, base_url=base_url, workers=workers)
     _check_locations(atlas_dir, dist)
 
     atlas = read_atlas(atlas_dir)
-    dist.mkdir(parents=True, exist_ok=True)
+    make_dirs(dist)
     previous = _load_manifest(dist)
     mark = time.perf_counter()
 
@@ -223,7 +237,7 @@ def build_site(
         output = urls.output_file(page.path)
         page_state[page.path] = digest
         outputs.add(output)
-        if old_pages.get(page.path) != digest or not (dist / output).exists():
+        if old_pages.get(page.path) != digest or not kept(dist / output):
             todo.append(page)
     report.pages_rendered = len(todo)
     report.pages_written = sum(fork_map(writer.write, todo, config.workers))

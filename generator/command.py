@@ -2,6 +2,10 @@
 
     vtl site --atlas atlas/demo --out dist [--base-url URL] [--site-src DIR]
 
+Without ``--site-src`` the bundled ``site_src/`` is used; a ``--site-src`` or
+``--templates`` folder that does not exist is an error, not a build without
+pages.
+
 Light at import time: the generator is imported only when the command runs.
 """
 
@@ -14,7 +18,7 @@ __all__ = ["register"]
 
 
 def _run(args: argparse.Namespace) -> int:
-    from generator.build import build_site
+    from generator.build import DEFAULT_SITE_SRC, build_site
     from generator.catalog import AtlasError
     from generator.config import ConfigError
 
@@ -22,7 +26,7 @@ def _run(args: argparse.Namespace) -> int:
         build_site(
             args.atlas,
             args.out,
-            site_src=args.site_src,
+            site_src=DEFAULT_SITE_SRC if args.site_src is None else args.site_src,
             templates=args.templates,
             base_url=args.base_url,
             workers=args.workers,
@@ -44,10 +48,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--atlas", required=True, help="atlas directory (catalog.sqlite + images/)")
     parser.add_argument("--out", default="dist", help="output directory (default: dist)")
     parser.add_argument(
-        "--base-url", default=None, help="absolute URL the site is served from (sitemap, citations)"
+        "--base-url", default=None, help="absolute http(s) URL the site is served from (sitemap, citations)"
     )
     parser.add_argument(
-        "--site-src", default="site_src", help="Markdown pages and site.toml (default: site_src)"
+        "--site-src",
+        default=None,
+        help="Markdown pages and site.toml; must exist (default: the bundled site_src/)",
     )
     parser.add_argument(
         "--templates", default=None, help="templates overriding the defaults (default: <site-src>/templates)"

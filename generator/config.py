@@ -1,7 +1,11 @@
 """Site settings: defaults here, then ``site_src/site.toml``, then ``vtl site`` flags.
 
 Every default is in `SiteConfig`; the TOML file overrides what it names and
-unknown keys are rejected by name, so a typo never passes silently.
+unknown keys are rejected by name, so a typo never passes silently. Every
+``*_url`` setting must pass `generator.urls.unsafe_url`: ``base_url`` is an
+absolute http(s) URL (or empty), the others http(s), mailto or relative; a
+``javascript:`` license link, say, stops the build with the key, the value
+and what is allowed.
 """
 
 from __future__ import annotations
@@ -10,6 +14,8 @@ import dataclasses
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+
+from generator.urls import LINK_SCHEMES, WEB_SCHEMES, allowed_text, unsafe_url
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -20,7 +26,7 @@ __all__ = ["ConfigError", "SiteConfig", "load_config"]
 
 
 class ConfigError(ValueError):
-    """Raised when site.toml has an unknown key or a value of the wrong type."""
+    """Raised when site.toml has an unknown key, a value of the wrong type or an unsafe URL."""
 
 
 @dataclass(frozen=True)
@@ -30,11 +36,12 @@ class SiteConfig:
     Attributes:
         title: site title, in every page's <title> and header.
         subtitle: one line under the title on the home page.
-        base_url: absolute URL the site will be served from (for the sitemap,
-            canonical links and citations); empty when unknown.
+        base_url: absolute http(s) URL the site will be served from (for the
+            sitemap, canonical links and citations); empty when unknown.
         authors: citation authors, "First Last".
         year: citation year.
-        license_name, license_url: the license of the images and text.
+        license_name, license_url: the license of the images and text; the
+            URL is http(s), mailto or relative.
         bibtex: BibTeX of the paper the atlas belongs to.
         citation_key: BibTeX key of that entry (cited from channel citations).
         pretty_urls: links end in ``/`` instead of ``/index.html``; pretty on a
@@ -80,13 +87,15 @@ def load_config(path: Path | None, **overrides) -> SiteConfig:
         The merged `SiteConfig`.
 
     Raises:
-        ConfigError: naming an unknown key and the valid ones, or a bad type.
+        ConfigError: naming an unknown key and the valid ones, a bad type,
+            or a URL with a scheme other than those allowed.
     """
     values: dict = {}
     if path is not None and Path(path).is_file():
         with open(path, "rb") as handle:
             values = tomllib.load(handle)
-    values.update({k: v for k, v in overrides.items() if v is not None})
+    given = {k: v for k, v in overrides.items() if v is not None}
+    values.update(given)
     fields = {f.name: f for f in dataclasses.fields(SiteConfig)}
     unknown = sorted(set(values) - set(fields))
     if unknown:
@@ -100,4 +109,22 @@ def load_config(path: Path | None, **overrides) -> SiteConfig:
             raise ConfigError(
                 f"{path}: {name} must be {expected.__name__}, received {value!r} ({type(value).__name__})."
             )
+        if name.endswith("_url"):
+            source = f"--{name.replace('_', '-')}" if name in given else str(path)
+            _check_url(name, value, source)
     return dataclasses.replace(defaults, **values)
+
+
+def _check_url(name: str, value: str, source: str) -> None:
+    """Refuse a URL setting that could run script or leave the web (see `unsafe_url`)."""
+    if name == "base_url":
+        if not value:
+            return
+        schemes, relative = WEB_SCHEMES, False
+    else:
+        schemes, relative = LINK_SCHEMES, True
+    reason = unsafe_url(value, schemes, relative=relative)
+    if reason:
+        raise ConfigError(
+            f"{source}: {name} = {value!r} is refused: {reason}. Allowed: {allowed_text(schemes, relative)}."
+        )

@@ -9,13 +9,13 @@ A page is a Markdown file with a small metadata header (Python-Markdown's
     Text...
 
 Raw HTML in the Markdown is escaped, not passed through, and links or images
-with a scheme other than http(s), mailto or a relative path are dropped, so a
+with a scheme other than http(s), mailto or a relative path are dropped (the
+check is `generator.urls.unsafe_url`, the one site.toml's URLs pass), so a
 page from site_src/ cannot inject script into the site.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from xml.etree.ElementTree import Element
@@ -25,10 +25,9 @@ from markdown.treeprocessors import Treeprocessor
 from markupsafe import Markup
 
 from generator.catalog import check_component
+from generator.urls import unsafe_url
 
 __all__ = ["MarkdownPage", "read_pages", "render_markdown"]
-
-_SAFE_URL = re.compile(r"(?:https?:|mailto:|#|[^:]*$)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -55,7 +54,7 @@ class _DropUnsafeLinks(Treeprocessor):
         for element in root.iter():
             for attribute in ("href", "src"):
                 value = element.get(attribute)
-                if value is not None and not _SAFE_URL.match(value.strip()):
+                if value is not None and unsafe_url(value):
                     del element.attrib[attribute]
 
 
@@ -88,13 +87,18 @@ def read_pages(site_src: Path | None) -> list[MarkdownPage]:
     """Read every ``*.md`` of `site_src`, ordered for the navigation.
 
     Args:
-        site_src: the directory; None or missing gives no pages.
+        site_src: the directory; None gives no pages.
 
     Returns:
         The pages, sorted by (order, slug).
+
+    Raises:
+        FileNotFoundError: if `site_src` is given but is not a directory.
     """
-    if site_src is None or not site_src.is_dir():
+    if site_src is None:
         return []
+    if not site_src.is_dir():
+        raise FileNotFoundError(f"site_src folder {site_src} does not exist (or is not a folder).")
     pages = []
     for path in sorted(site_src.glob("*.md")):
         slug = check_component(path.stem, "site_src page name")

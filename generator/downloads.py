@@ -4,14 +4,14 @@ The ZIPs store the original PNGs uncompressed (PNG is compressed already)
 under their atlas paths, with a fixed timestamp, so the same images always
 give the same archive. An archive is rewritten only when the checksums of
 its members change. ``manifest.json`` lists every image with its key, the
-aliases of its layer, its sha256 and where to find it on the site.
+aliases of its layer, its sha256 and where to find it on the site. Both are
+written through `generator.files` (atomically, mode 0644).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import zipfile
 from collections import defaultdict
 from dataclasses import dataclass
@@ -19,9 +19,9 @@ from pathlib import Path
 
 from generator import urls
 from generator.catalog import ImageRow
+from generator.files import kept, write_if_changed, writing
 from generator.pages import Site
 from generator.parallel import fork_map
-from generator.writer import write_if_changed
 
 __all__ = ["MANIFEST", "Archive", "archives", "write_downloads"]
 
@@ -59,14 +59,11 @@ def archives(site: Site) -> list[Archive]:
 
 
 def _write_zip(site: Site, archive: Archive, target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as bundle:
+    with writing(target) as handle, zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_STORED) as bundle:
         for image in archive.images:
             info = zipfile.ZipInfo(image.path.removeprefix("images/"), date_time=_ZIP_TIME)
             info.external_attr = 0o644 << 16
             bundle.writestr(info, site.atlas.source(image).read_bytes())
-    os.replace(tmp, target)
 
 
 def manifest(site: Site) -> dict:
@@ -135,7 +132,7 @@ def write_downloads(
         for image in archive.images:
             digest.update(f"{image.path}|{site.picture(image).derived.sha256}\n".encode())
         target = urls.safe_output_path(dist, archive.path)
-        if previous.get(archive.path) != digest.hexdigest() or not target.exists():
+        if previous.get(archive.path) != digest.hexdigest() or not kept(target):
             todo.append((archive, target))
         state[archive.path] = digest.hexdigest()
     fork_map(lambda job: _write_zip(site, *job), todo, workers, min_items=4)

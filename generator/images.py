@@ -1,10 +1,13 @@
 """Image files of the site: originals, grid thumbnails and the view size.
 
-Each atlas PNG gives three files under dist/: the original (hard-linked when
-the file system allows, else copied), a small WebP thumbnail for grids and a
-larger WebP for channel pages. Derivatives are made once: the build manifest
-remembers each source's size and mtime, and an unchanged source with its
-outputs in place is skipped. New work is spread over a process pool.
+Each atlas PNG gives three files under dist/: the original (a copy, or a
+reflink where the file system supports one; never a hard link, so editing
+dist/ cannot change the atlas), a small WebP thumbnail for grids and a larger
+WebP for channel pages, all mode 0644 (`generator.files`). Derivatives are
+made once: the build manifest remembers each source's size and mtime, and an
+unchanged source with its outputs in place is skipped (one stat per file,
+which also catches an original that is still a hard link to the atlas from an
+older build). New work is spread over a process pool.
 """
 
 from __future__ import annotations
@@ -12,7 +15,6 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing import get_context
@@ -22,6 +24,7 @@ from PIL import Image
 
 from generator import urls
 from generator.catalog import Atlas, ImageRow
+from generator.files import copy_file, ensure_mode, kept, write_atomic
 
 __all__ = ["Derived", "sync_images"]
 
@@ -57,22 +60,11 @@ def fit(size: tuple[int, int], longest: int) -> tuple[int, int]:
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
-_MADE: set[Path] = set()  # folders this process already created (saves a syscall per file)
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    if path.parent not in _MADE:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        _MADE.add(path.parent)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
-def _derive(job: tuple[str, str, str, int, int, int]) -> list:
-    """Worker: hash one PNG and write its thumbnail and view size."""
-    source, thumb_path, view_path, thumb_px, view_px, quality = job
-    data = Path(source).read_bytes()
+def _derive(job: tuple[str, str, str, str, int, int, int]) -> list:
+    """Worker: copy one PNG into dist/, hash the copy and write its thumbnail and view size."""
+    source, original, thumb_path, view_path, thumb_px, view_px, quality = job
+    copy_file(Path(source), Path(original))
+    data = Path(original).read_bytes()
     sha = hashlib.sha256(data).hexdigest()
     with Image.open(io.BytesIO(data)) as image:
         image.load()
@@ -88,26 +80,26 @@ def _derive(job: tuple[str, str, str, int, int, int]) -> list:
             buffer = io.BytesIO()
             # method 1: about 3x faster than the default 4, for files a few percent larger.
             small.save(buffer, format="WEBP", quality=quality, method=1)
-            _write_atomic(Path(path), buffer.getvalue())
+            write_atomic(Path(path), buffer.getvalue())
             dims.append(target)
     return Derived(sha, size, dims[1], dims[0]).to_json()
 
 
-def _link_original(source: Path, target: Path) -> None:
-    """Hard-link (or copy) an original; an existing link to the same file is kept."""
+def _original_in_place(path: Path, source: os.stat_result) -> bool:
+    """True if the original `path` exists as a file of its own (given mode 0644 if needed).
+
+    A file that is the atlas file itself (`source` is its stat: a hard link,
+    or a symlink to it, left by an older build) does not count, and its mode
+    is not touched.
+    """
     try:
-        if os.path.samefile(source, target):
-            return
+        st = path.stat()
     except FileNotFoundError:
-        pass
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    tmp.unlink(missing_ok=True)
-    try:
-        os.link(source, tmp)
-    except OSError:  # another file system, or links not allowed: copy instead
-        shutil.copy2(source, tmp)
-    os.replace(tmp, target)
+        return False
+    if (st.st_ino, st.st_dev) == (source.st_ino, source.st_dev):
+        return False
+    ensure_mode(path, st)
+    return True
 
 
 def sync_images(
@@ -156,12 +148,13 @@ def sync_images(
             dist / urls.original(image.path),
         )
         old = previous.get(image.path)
-        if old and old[0] == stamp and thumb.exists() and view.exists() and original.exists():
+        if old and old[0] == stamp and kept(thumb) and kept(view):
+            if not _original_in_place(original, stat):
+                copy_file(source, original)
             derived[image.path] = Derived.from_json(old[1])
             state[image.path] = old
             continue
-        _link_original(source, original)
-        jobs.append((str(source), str(thumb), str(view), thumb_px, view_px, quality))
+        jobs.append((str(source), str(original), str(thumb), str(view), thumb_px, view_px, quality))
         pending.append((image, stamp))
 
     if workers > 1 and len(jobs) > 64:

@@ -14,9 +14,9 @@ from collections import defaultdict
 from pathlib import Path
 
 from generator import urls
+from generator.files import write_if_changed
 from generator.jsdata import js_call
 from generator.pages import LayerView, Site
-from generator.writer import write_if_changed
 
 __all__ = ["SEARCH_INDEX", "layer_data", "search_index", "write_script_data"]
 

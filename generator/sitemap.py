@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from generator.writer import Writer, write_if_changed
+from generator.files import write_if_changed
+from generator.writer import Writer
 
 __all__ = ["MAX_URLS", "write_sitemaps"]
 

@@ -8,15 +8,32 @@ sub-path of a web server and straight from disk (file://).
 
 Paths here are site-relative POSIX strings: a page path ends in ``/``, a file
 path does not. `Linker` turns them into links from one page.
+
+URLs that come from outside the atlas (site.toml, ``--base-url``, links in
+site_src/ Markdown) pass `unsafe_url` first: only http(s), mailto and
+relative links reach an ``href``.
 """
 
 from __future__ import annotations
 
+import html
+import re
+from collections.abc import Collection
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from generator.catalog import UnsafeAtlasError
 
-__all__ = ["Linker", "safe_output_path"]
+__all__ = ["LINK_SCHEMES", "WEB_SCHEMES", "Linker", "allowed_text", "safe_output_path", "unsafe_url"]
+
+LINK_SCHEMES = ("http", "https", "mailto")
+"""Schemes a link from site.toml or site_src/ may have (relative links are allowed too)."""
+WEB_SCHEMES = ("http", "https")
+"""Schemes of an absolute URL the site is served from (``base_url``)."""
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_HIDING = re.compile(r"[\s\x00-\x1f\x7f]")
+_SCHEME = re.compile(r"([a-zA-Z][a-zA-Z0-9+.\-]*):")
 
 HOME = ""
 MODELS = "model/"
@@ -136,3 +153,45 @@ def safe_output_path(dist: Path, site_path: str) -> Path:
     if not target.resolve().is_relative_to(resolved_dist):
         raise UnsafeAtlasError(f"Refusing to write {rel!r}: it resolves outside dist/ ({target.resolve()}).")
     return target
+
+
+def allowed_text(schemes: Collection[str] = LINK_SCHEMES, relative: bool = True) -> str:
+    """What `unsafe_url` accepts, in words (for error messages)."""
+    names = [f"{scheme}:" for scheme in schemes]
+    if relative:
+        return ", ".join(names) + " or a relative URL"
+    return "an absolute URL with scheme " + " or ".join(names)
+
+
+def unsafe_url(value: str, schemes: Collection[str] = LINK_SCHEMES, *, relative: bool = True) -> str | None:
+    """Why `value` must not become a link, or None if it is safe.
+
+    Browsers drop leading spaces and control characters and every tab or
+    newline of a URL, and decode HTML character references in an attribute,
+    so ``" JaVa\\tscript:"`` and ``"javascript&#58;"`` both have the script
+    scheme. Here the scheme is read after HTML-decoding and removing every
+    space and control character (stricter than any browser), and compared
+    case-insensitively; beyond that, any control character (tabs and
+    newlines included) is refused.
+
+    Args:
+        value: the URL as written (in site.toml, on the command line, in Markdown).
+        schemes: the schemes allowed, lower case.
+        relative: whether a URL without a scheme is allowed; if False the URL
+            must be absolute, with a host, and without whitespace.
+
+    Returns:
+        A short reason (naming the scheme found) if `value` is refused, else None.
+    """
+    for text in dict.fromkeys((value, html.unescape(value))):
+        match = _SCHEME.match(_HIDING.sub("", text))
+        if match and match.group(1).lower() not in schemes:
+            return f"its scheme {match.group(1).lower() + ':'!r} is not allowed"
+        if _CONTROL.search(text):
+            return "it contains a control character (tab, newline, ...)"
+    if not relative:
+        if not _SCHEME.match(value):
+            return "it is not an absolute URL"
+        if any(c.isspace() for c in value) or not urlsplit(value).netloc:
+            return "it is not an absolute URL with a host (and no spaces)"
+    return None

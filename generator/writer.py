@@ -5,40 +5,24 @@ One `Writer` sets up the environment (autoescape on, ``trim_blocks``,
 user's template directory first, then the defaults in ``templates/``, so a
 site overrides any template by placing a file of the same name. Templates
 get the `generator.pages.Site` and each page's context; they compute nothing.
+Pages are written through `generator.files` (atomically, mode 0644, only
+when their bytes change).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from pathlib import Path
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
 from generator import urls
+from generator.files import write_if_changed
 from generator.pages import Page, Site
 
 __all__ = ["DEFAULT_TEMPLATES", "Writer", "write_if_changed"]
 
 DEFAULT_TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
-
-
-def write_if_changed(path: Path, data: bytes) -> bool:
-    """Write `data` atomically unless the file already holds exactly it.
-
-    Returns:
-        True if the file was written.
-    """
-    try:
-        if path.stat().st_size == len(data) and path.read_bytes() == data:
-            return False
-    except FileNotFoundError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-    return True
 
 
 def template_dirs(user_dir: Path | None) -> list[Path]:

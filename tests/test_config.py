@@ -95,3 +95,74 @@ def test_key_lines_follow_arrays_sub_tables_and_list_items():
     assert _key_line(text, "models[0].dataset") == 3
     assert _key_line(text, "render.plan[0].channels[1]") == 11
     assert _key_line(text, "render.plan[0].methods") == 9  # a default: its table's line
+
+
+@pytest.mark.parametrize("text", ["", "  \n\n\t\n", "# a comment\n\n   # another\n"])
+def test_an_empty_config_is_refused(tmp_path, text):
+    path = _write(tmp_path, text)
+    with pytest.raises(ConfigError, match=r"c.toml: the config file is empty .*see configs/demo.toml"):
+        load_config(path)
+    with pytest.raises(ConfigError, match="is empty"):  # overrides do not make it a config
+        load_config(path, {"render.steps": 8})
+
+
+def test_a_missing_or_binary_config_names_the_file(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"none.toml: no such config file"):
+        load_config(tmp_path / "none.toml")
+    binary = tmp_path / "c.toml"
+    binary.write_bytes(b"\x80\x04garbage\xff")
+    with pytest.raises(ConfigError, match=r"c.toml: not a TOML file \(not UTF-8 text"):
+        load_config(binary)
+
+
+@pytest.mark.parametrize(
+    "text, error",
+    [
+        ("[render]\nsize = 0\n", "c.toml:2: render.size: must be at least 1, received 0"),
+        ("[render]\nsteps = -3\n", "c.toml:2: render.steps: must be at least 1, received -3"),
+        (
+            "[render]\nsteps = 8\nbatch_size = -1\n",
+            "c.toml:3: render.batch_size: must be at least 0, received -1",
+        ),
+        ("[network]\nimage_size = 0\n", "c.toml:2: network.image_size: must be at least 1, received 0"),
+        ("[network]\nwidth = 0.0\n", "c.toml:2: network.width: must be positive, received 0.0"),
+        ("[network]\nwidth = -1\n", "c.toml:2: network.width: must be positive, received -1.0"),
+        (
+            "[render.prior]\nlearning_rate = 0\n",
+            "c.toml:2: render.prior.learning_rate: must be positive, received 0.0",
+        ),
+        ("[render.prior]\nsteps = 0\n", "c.toml:2: render.prior.steps: must be at least 1, received 0"),
+        ("[render.examples]\ntop = 0\n", "c.toml:2: render.examples.top: must be a perfect square"),
+        ("[render.examples]\nimages = -1\n", "c.toml:2: render.examples.images: must be at least top"),
+        (
+            '[[models]]\nname = "a"\nsource = "pretrain"\ndataset = { kind = "world", train_size = -5 }\n',
+            r"c.toml:4: models\[0\].dataset.train_size: must be at least 0, received -5",
+        ),
+    ],
+)
+def test_sizes_and_counts_below_their_least_are_refused(tmp_path, text, error):
+    with pytest.raises(ConfigError, match=error):
+        load_config(_write(tmp_path, text))
+
+
+@pytest.mark.parametrize(
+    "overrides, error",
+    [
+        ({"render.steps": 0}, "--steps/render.steps: must be at least 1, received 0"),
+        ({"render.steps": -2}, "--steps/render.steps: must be at least 1, received -2"),
+        ({"render.size": 0}, "--size/render.size: must be at least 1, received 0"),
+        ({"render.size": "big"}, "--size/render.size: expected an integer, received 'big'"),
+        ({"render.batch_size": -1}, "override render.batch_size: must be at least 0, received -1"),
+    ],
+)
+def test_overrides_are_checked_and_name_the_flag(overrides, error):
+    """An override is not on any line of the file: the error names the flag that set it."""
+    demo = ROOT / "configs" / "demo.toml"
+    with pytest.raises(ConfigError, match=rf"^{error} \(overriding {demo}\)$"):
+        load_config(demo, overrides)
+
+
+def test_a_bad_value_in_the_file_names_its_line_even_with_other_overrides(tmp_path):
+    path = _write(tmp_path, '[project]\nname = "x"\n[render]\nsize = 0\n')
+    with pytest.raises(ConfigError, match=r"c.toml:4: render.size: must be at least 1, received 0"):
+        load_config(path, {"render.steps": 4, "project.atlas_dir": "/tmp/a"})

@@ -12,6 +12,11 @@
 
 Heavy imports (Keras, TensorFlow) happen inside the subcommands, so
 ``vtl --help`` and ``vtl layers`` answer at once.
+
+A user's or the environment's error (a bad config, a missing or read-only
+file, a full disk) prints one line, ``vtl <command>: ...``, and exits with 2;
+set ``VTL_DEBUG=1`` to see its traceback. Other exceptions are bugs and keep
+their traceback.
 """
 
 from __future__ import annotations
@@ -118,17 +123,48 @@ def _register(parser: argparse.ArgumentParser) -> None:
                 sub.set_defaults(run=_not_built(name, f"{module_name} is missing"))
 
 
+def _debug() -> bool:
+    """True when ``VTL_DEBUG`` asks for tracebacks of expected errors too."""
+    return os.environ.get("VTL_DEBUG", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def _command_name(args: argparse.Namespace) -> str:
+    """``render``, or ``catalog check`` for a subcommand with an action."""
+    action = getattr(args, "action", None)
+    return f"{args.command} {action}" if isinstance(action, str) else str(args.command)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the ``vtl`` command line; returns the process exit status."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's C++ start-up chatter
+    """Run the ``vtl`` command line; returns the process exit status.
+
+    An expected error (`visualizer.errors.is_expected`: a bad config, a
+    missing or unwritable file, a full disk, a refused pickle...) prints one
+    line, ``vtl <command>: <what went wrong>``, and returns 2; with
+    ``VTL_DEBUG=1`` it is raised with its traceback instead. Any other
+    exception is a bug and propagates with its traceback. Ctrl-C returns 130.
+    """
+    from visualizer.errors import describe, is_expected
+
+    # TensorFlow's C++ logging below errors; the lines its libraries print while
+    # they load are filtered by `visualizer._QuietTensorFlowImport` (visualizer/__init__.py).
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     parser = _parser()
     _register(parser)
     args = parser.parse_args(argv)
+    command = _command_name(args)
     try:
         return int(args.run(args) or 0)
     except BrokenPipeError:  # e.g. `vtl layers | head`
         sys.stderr.close()
         return 0
+    except KeyboardInterrupt:
+        print(f"vtl {command}: interrupted; stopped before finishing.", file=sys.stderr)
+        return 130
+    except Exception as error:
+        if not is_expected(error) or _debug():
+            raise
+        print(f"vtl {command}: {describe(error, getattr(args, 'atlas', None))}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -4,8 +4,10 @@ A config file (``configs/demo.toml``, ``configs/paper.toml``) describes a whole
 experiment: where trained models and the atlas live, the network, how each
 model is obtained (pretrained from a checkpoint or trained on a demo world,
 then transferred to a target dataset with snapshots) and what to render.
-Every key is checked: an unknown key, a wrong type or an unknown choice fails
-before any work starts, naming the file, the line and the valid choices.
+Every key is checked: an unknown key, a wrong type, an unknown choice or a
+size or count below its least (``render.steps = 0``) fails before any work
+starts, naming the file, the line and the valid choices, or the flag that set
+the value (``--steps``); so does an empty file.
 
 Paths in a config are relative to the config file's folder's parent
 (the repository root for ``configs/*.toml``) unless absolute.
@@ -50,6 +52,15 @@ HEADS = ("logits", "dense", "single_dense")
 
 class ConfigError(ValueError):
     """A config file has an unknown key, a bad value or a missing file."""
+
+
+# The command-line flags that override these keys (`load_config`'s overrides), named in errors.
+OVERRIDE_FLAGS = {
+    "render.size": "--size",
+    "render.steps": "--steps",
+    "project.atlas_dir": "--atlas",
+    "project.runs_dir": "--runs",
+}
 
 
 @dataclass
@@ -210,6 +221,17 @@ class Config:
                 return model
         raise ConfigError(f"Unknown model {name!r}; models in {self.path}: {', '.join(self.model_names())}.")
 
+    def location(self, dotted: str) -> str:
+        """``file:line`` of a key given by its dotted path (``render.plan[0].layers``), for error messages.
+
+        Just the file when the line cannot be found (or the file cannot be read).
+        """
+        try:
+            line = _key_line(Path(self.path).read_text(), dotted)
+        except OSError:
+            line = None
+        return f"{self.path}:{line}" if line else self.path
+
     def model_names(self) -> list[str]:
         """Names of the configured models, in config order."""
         return [model.name for model in self.models]
@@ -266,11 +288,21 @@ def _key_line(text: str, dotted: str) -> int | None:
 
 
 class _Reader:
-    def __init__(self, path: str, text: str):
+    def __init__(self, path: str, text: str, overrides: typing.Iterable[str] = ()):
         self.path = path
         self.text = text
+        self.overrides = tuple(overrides)
+
+    def _override(self, where: str) -> str | None:
+        """The override (a dotted key) that set `where`, if one did."""
+        return next((key for key in self.overrides if re.match(rf"{re.escape(key)}($|[.\[])", where)), None)
 
     def fail(self, where: str, message: str) -> typing.NoReturn:
+        override = self._override(where)
+        if override is not None:  # the value came from a flag, not from a line of the file
+            flag = OVERRIDE_FLAGS.get(override)
+            label = f"{flag}/{where}" if flag else f"override {where}"
+            raise ConfigError(f"{label}: {message} (overriding {self.path})")
         line = _key_line(self.text, where)
         location = f"{self.path}:{line}" if line else self.path
         raise ConfigError(f"{location}: {where}: {message}")
@@ -316,7 +348,32 @@ def _check_choice(reader: _Reader, where: str, value: str, choices: tuple[str, .
         reader.fail(where, f"unknown value {value!r}; valid: {', '.join(choices)}")
 
 
+def _check_at_least(reader: _Reader, where: str, value: float, least: float) -> None:
+    if value < least:
+        reader.fail(where, f"must be at least {least}, received {value}")
+
+
+def _check_positive(reader: _Reader, where: str, value: float) -> None:
+    if not value > 0:
+        reader.fail(where, f"must be positive, received {value}")
+
+
+def _validate_counts(config: Config, reader: _Reader) -> None:
+    """Sizes and counts where 0 or a negative number means nothing (or 0 has its own meaning)."""
+    _check_positive(reader, "network.width", config.network.width)
+    _check_at_least(reader, "network.image_size", config.network.image_size, 1)
+    for index, model in enumerate(config.models):
+        for name in ("train_size", "validation_size"):  # 0: the dataset's default
+            _check_at_least(reader, f"models[{index}].dataset.{name}", getattr(model.dataset, name), 0)
+    render = config.render
+    _check_at_least(reader, "render.size", render.size, 1)
+    _check_at_least(reader, "render.steps", render.steps, 1)
+    _check_at_least(reader, "render.batch_size", render.batch_size, 0)  # 0: a whole layer at once
+    _check_positive(reader, "render.prior.learning_rate", render.prior.learning_rate)
+
+
 def _validate(config: Config, reader: _Reader) -> None:
+    _validate_counts(config, reader)
     names = config.model_names()
     if len(set(names)) != len(names):
         reader.fail("models", f"model names must be unique, received {names}")
@@ -412,17 +469,30 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Co
         The `Config`, with `path` and `base_dir` set.
 
     Raises:
-        ConfigError: unknown key, bad value or type, unknown choice; the
-            message names the file, line and valid choices.
+        ConfigError: an empty file, unknown key, bad value or type (a size or
+            count below 1, say), unknown choice; the message names the file,
+            line and valid choices, or the flag of an override.
         FileNotFoundError: when the file does not exist.
     """
     path = Path(path)
-    text = path.read_text()
-    reader = _Reader(str(path), text)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as error:
+        raise FileNotFoundError(
+            f"{path}: no such config file (vtl comes with configs/demo.toml and configs/paper.toml)"
+        ) from error
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{path}: not a TOML file (not UTF-8 text: {error})") from error
+    reader = _Reader(str(path), text, overrides or {})
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
         raise ConfigError(f"{path}: not valid TOML: {error}") from error
+    if not data:  # an empty file would run as the defaults: nothing to train or render
+        raise ConfigError(
+            f"{path}: the config file is empty (no tables or keys); a config names the project, "
+            "the network, its [[models]] and what to [render]: see configs/demo.toml"
+        )
     for dotted, value in (overrides or {}).items():
         table = data
         *parents, last = dotted.split(".")

@@ -1,8 +1,10 @@
 """catalog.sqlite: indexing, rebuild from images alone, sync and check."""
 
+import os
 import sqlite3
 
 import numpy as np
+import pytest
 
 from visualizer.analysis.spatial import image_metrics
 from visualizer.atlas import catalog
@@ -80,10 +82,82 @@ def test_sync_indexes_orphans_and_drops_vanished_rows(tmp_path):
     (tmp_path / keys[0].relpath).unlink()
     leftover = tmp_path / keys[0].relpath
     (leftover.parent / ".tmp-abc.png").write_bytes(b"half")
-    added, removed = catalog.sync(tmp_path)
-    assert (added, removed) == (1, 1)
+    report = catalog.sync(tmp_path)
+    assert (report.added, report.removed, report.damaged) == (1, 1, [])
+    assert catalog.remove_temporary_files(tmp_path) == 1
     assert catalog.check(tmp_path).ok
     assert not (leftover.parent / ".tmp-abc.png").exists()
+
+
+def _indexed(atlas, count):
+    """`count` images written and indexed as a render writes them (with their verified size and time)."""
+    keys = _keys(count)
+    records = [_write(atlas, key, seed=i) for i, key in enumerate(keys)]
+    for record in records:
+        record.mtime_ns = (atlas / record.key.relpath).stat().st_mtime_ns
+    with catalog.Catalog(atlas) as cat:
+        cat.add_images(records)
+    return keys
+
+
+def _flip_byte(path, offset):
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def test_sync_deletes_truncated_flipped_and_resaved_images(tmp_path):
+    from PIL import Image, PngImagePlugin
+
+    keys = _indexed(tmp_path, 4)
+    truncated, flipped, resaved, sound = (tmp_path / key.relpath for key in keys)
+    truncated.write_bytes(truncated.read_bytes()[:-40])
+    _flip_byte(flipped, len(flipped.read_bytes()) // 2)
+    with Image.open(resaved) as image:  # same pixels and text, other bytes: not what was rendered
+        image.load()
+        info = PngImagePlugin.PngInfo()
+        for name, value in image.text.items():
+            info.add_text(name, value)
+        image.save(resaved, format="PNG", pnginfo=info, compress_level=1)
+    report = catalog.sync(tmp_path, [key.relpath for key in keys])
+    assert sorted(report.damaged) == sorted(key.relpath for key in keys[:3])
+    assert not truncated.exists() and not flipped.exists() and not resaved.exists() and sound.exists()
+    with catalog.Catalog(tmp_path) as cat:
+        assert cat.paths() == {keys[3].relpath}
+
+
+def test_a_cheap_sync_trusts_unchanged_files_and_a_full_one_reads_them(tmp_path, monkeypatch):
+    keys = _indexed(tmp_path, 2)
+    path = tmp_path / keys[0].relpath
+    stat = path.stat()
+    _flip_byte(path, len(path.read_bytes()) // 2)
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # a change that hides its time
+    assert catalog.sync(tmp_path).damaged == []
+    assert catalog.sync(tmp_path, full=True).damaged == [keys[0].relpath]
+
+
+def test_sync_without_a_catalog_indexes_sound_images_and_deletes_broken_ones(tmp_path):
+    keys = _indexed(tmp_path, 3)
+    (tmp_path / catalog.CATALOG_NAME).unlink()
+    (tmp_path / keys[1].relpath).write_bytes(b"\x89PNG broken")
+    report = catalog.sync(tmp_path)
+    assert (report.added, report.damaged) == (2, [keys[1].relpath])
+    assert catalog.check(tmp_path).ok
+
+
+def test_check_writes_nothing_and_names_the_fix(tmp_path):
+    missing = tmp_path / "typo"
+    with pytest.raises(catalog.AtlasNotFoundError, match="typo"):
+        catalog.check(missing)
+    assert not missing.exists()
+    keys = _indexed(tmp_path, 2)
+    (tmp_path / catalog.CATALOG_NAME).unlink()
+    report = catalog.check(tmp_path)
+    assert (
+        report.catalog_missing and not report.ok and sorted(report.extra) == sorted(k.relpath for k in keys)
+    )
+    assert not (tmp_path / catalog.CATALOG_NAME).exists()
+    assert any("vtl catalog rebuild" in line for line in report.fixes(tmp_path))
 
 
 def test_metadata_naming_another_key_is_rejected(tmp_path):

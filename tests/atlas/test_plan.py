@@ -66,7 +66,10 @@ def test_batches_and_seeds_do_not_depend_on_sharding(paper_plan):
 def test_channel_selectors():
     assert select_channels("all", 5) == [0, 1, 2, 3, 4]
     assert select_channels("first:3", 64) == [0, 1, 2]
-    assert select_channels("first:99", 4) == [0, 1, 2, 3]
+    with pytest.raises(ConfigError, match="asks for 99 channels, but the layer has 4"):
+        select_channels("first:99", 4)
+    with pytest.raises(ConfigError, match="reaches channel 9, but the layer has 8"):
+        select_channels("2-9", 8)
     assert select_channels("sample:4", 64) == [0, 16, 32, 48]
     assert select_channels("2-4", 64) == [2, 3, 4]
     assert select_channels([5, 1, 5], 8) == [1, 5]
@@ -89,7 +92,33 @@ def test_unknown_layer_in_config_names_the_line(tmp_path):
     text = (ROOT / "configs" / "demo.toml").read_text().replace('layers = "figure6"', 'layers = ["Mixed_9z"]')
     path = tmp_path / "bad.toml"
     path.write_text(text)
-    with pytest.raises(ConfigError, match="Unknown layer 'Mixed_9z'"):
+    line = text.splitlines().index('layers = ["Mixed_9z"]') + 1
+    with pytest.raises(
+        ConfigError, match=rf"bad.toml:{line}: render.plan\[\d\].layers: Unknown layer 'Mixed_9z'"
+    ):
+        make_plan(load_config(path), with_costs=False)
+
+
+def test_channels_past_a_layer_name_the_line_the_layer_and_the_model(tmp_path):
+    text = (ROOT / "configs" / "demo.toml").read_text()
+    first = text.index('channels = "first:4"')
+    path = tmp_path / "bad.toml"
+    path.write_text(text[:first] + 'channels = "first:9999"' + text[first + len('channels = "first:4"') :])
+    line = text.count("\n", 0, first) + 1
+    with pytest.raises(ConfigError) as caught:
+        make_plan(load_config(path), with_costs=False)
+    message = str(caught.value)
+    assert f"bad.toml:{line}: render.plan[0].channels: layer " in message
+    assert "of model 'imagenet'" in message and "asks for 9999 channels, but the layer has " in message
+
+
+def test_unknown_model_in_a_plan_names_the_line(tmp_path):
+    text = (ROOT / "configs" / "demo.toml").read_text()
+    path = tmp_path / "bad.toml"
+    path.write_text(text.replace('models = ["imagenet"', 'models = ["imagenett"', 1))
+    with pytest.raises(
+        ConfigError, match=r"bad.toml:\d+: render.plan\[\d\].models: unknown model 'imagenett'"
+    ):
         make_plan(load_config(path), with_costs=False)
 
 

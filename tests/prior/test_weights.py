@@ -12,8 +12,11 @@ import pytest
 from keras import ops
 
 from tests.prior.conftest import TINY, randomized
+from visualizer.errors import VtlError, is_expected
 from visualizer.prior.stylegan2 import WeightError
 from visualizer.prior.weights import (
+    GeneratorFileError,
+    UnsafePickleError,
     config_from_variables,
     load_generator,
     read_generator_config,
@@ -118,9 +121,69 @@ def test_a_pickle_that_would_run_code_is_refused(tmp_path):
 
     path = tmp_path / "evil.pkl"
     path.write_bytes(pickle.dumps((Payload(), None, None)))
-    with pytest.raises(pickle.UnpicklingError, match="Refusing to load .*system"):
+    with pytest.raises(pickle.UnpicklingError, match="Refusing to load .*system") as caught:
         load_generator(path)
     assert not marker.exists()
+    assert isinstance(caught.value, UnsafePickleError) and isinstance(caught.value, VtlError)
+    assert f"Refusing to load {os.system.__module__}.system from {str(path)!r}" in str(caught.value)
+    assert "nothing in it was run" in str(caught.value) and is_expected(caught.value)
+    with pytest.raises(UnsafePickleError, match="evil.pkl"):
+        read_generator_config(path)  # what `vtl plan` reads
+    assert not marker.exists()
+
+
+def test_a_pytorch_pickle_is_refused_by_name(tmp_path):
+    path = tmp_path / "ada.pkl"
+    # An ADA-PyTorch pickle's first global: its persistence module's reconstructor (opcode GLOBAL).
+    path.write_bytes(b"\x80\x02ctorch_utils.persistence\n_reconstruct_persistent_obj\n.")
+    with pytest.raises(
+        UnsafePickleError, match=r"torch_utils.persistence._reconstruct_persistent_obj .*ADA-PyTorch"
+    ):
+        load_generator(path)
+
+
+@pytest.mark.parametrize(
+    "content, detail",
+    [
+        (bytes(range(7, 256)) * 16, "it is not a pickle of protocol 2 or later"),
+        (b"", "it is not a pickle of protocol 2 or later"),
+        (pickle.dumps((1, 2, 3), protocol=4)[:-3], "UnpicklingError: pickle data was truncated"),
+        (b"\x80\x04" + bytes(range(256)) * 4, "UnpicklingError"),
+        (pickle.dumps([1, 2]), "it holds list"),
+    ],
+    ids=["random", "empty", "truncated", "garbage-after-proto", "a-list"],
+)
+def test_a_file_that_is_not_a_release_pickle_is_named(tmp_path, content, detail):
+    path = tmp_path / "garbage.pkl"
+    path.write_bytes(content)
+    with pytest.raises(GeneratorFileError, match="not a StyleGAN2 release pickle") as caught:
+        load_generator(path)
+    assert str(path) in str(caught.value) and detail in str(caught.value)
+    assert isinstance(caught.value, WeightError) and is_expected(caught.value)
+
+
+def test_random_bytes_after_the_pickle_header_never_escape_as_another_error(tmp_path):
+    rng = np.random.default_rng(0)
+    path = tmp_path / "fuzz.pkl"
+    for _ in range(200):
+        path.write_bytes(
+            b"\x80\x04" + rng.integers(0, 256, int(rng.integers(0, 64)), dtype=np.uint8).tobytes()
+        )
+        with pytest.raises((GeneratorFileError, UnsafePickleError, WeightError)):
+            load_generator(path)
+
+
+def test_a_garbage_npz_is_named(tmp_path):
+    for name, content in [("random.npz", bytes(range(256)) * 4), ("zip.npz", b"PK\x03\x04" + bytes(64))]:
+        path = tmp_path / name
+        path.write_bytes(content)
+        with pytest.raises(GeneratorFileError, match=f"{name}' is not an .npz of StyleGAN2 weights"):
+            load_generator(path)
+    single = tmp_path / "single.npz"
+    with open(single, "wb") as stream:
+        np.save(stream, np.zeros(3))
+    with pytest.raises(GeneratorFileError, match="it holds a single array"):
+        read_generator_config(single)
 
 
 def test_unsupported_options_are_named(tmp_path):
@@ -174,5 +237,5 @@ def test_bad_paths(tmp_path):
     with pytest.raises(FileNotFoundError, match="No StyleGAN2 weights at"):
         read_generator_config(tmp_path / "missing.npz")
     (tmp_path / "weights.pt").write_bytes(b"")
-    with pytest.raises(ValueError, match="valid: .pkl \\(NVlabs TF1\\), .npz"):
+    with pytest.raises(GeneratorFileError, match="valid: .pkl \\(NVlabs TF1\\), .npz"):
         load_generator(tmp_path / "weights.pt")

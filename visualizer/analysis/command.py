@@ -12,12 +12,15 @@ __all__ = ["register"]
 
 def _run(args: argparse.Namespace) -> int:
     from visualizer.analysis.transfer import depth_trend, scale_stability
+    from visualizer.errors import is_expected
 
     try:
         scales = scale_stability(
             args.atlas, args.before, args.after, args.method, args.before_snapshot, args.after_snapshot
         )
-    except (FileNotFoundError, ValueError) as error:
+    except ValueError as error:  # models that share no measured channel
+        if is_expected(error):
+            raise  # `visualizer.cli.main` says it in one line
         print(f"vtl analyse: {error}", file=sys.stderr)
         return 2
     trend = depth_trend(scales)

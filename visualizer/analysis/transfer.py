@@ -9,6 +9,7 @@ the same channel after it and compares their dominant periods (the
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import sqlite3
@@ -16,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from visualizer.atlas.catalog import connect_read_only
 
 __all__ = ["LayerScale", "depth_trend", "scale_stability"]
 
@@ -88,7 +91,7 @@ def scale_stability(
     path = Path(atlas_dir) / "catalog.sqlite"
     if not path.is_file():
         raise FileNotFoundError(f"No catalog at {path}; run `vtl catalog rebuild --atlas {atlas_dir}` first.")
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+    with contextlib.closing(connect_read_only(path)) as db:
         first = _periods(db, before, before_snapshot, method)
         second = _periods(db, after, after_snapshot, method)
         order = dict(db.execute("SELECT id, paper_index FROM layers"))

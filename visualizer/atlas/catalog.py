@@ -1,7 +1,9 @@
 """``catalog.sqlite``: the derived index of an atlas (docs/formats.md).
 
 The images are the truth; the catalog is rebuilt from their PNG metadata by
-`rebuild`, reconciled with the files by `sync`, and audited by `check`.
+`rebuild`, reconciled with the files by `sync` (which also finds and removes
+damaged images, so a render replaces them), and audited by `check`, which
+writes nothing.
 """
 
 from __future__ import annotations
@@ -24,14 +26,18 @@ from visualizer.models.layers import LAYERS
 __all__ = [
     "CATALOG_NAME",
     "FORMAT_VERSION",
+    "AtlasNotFoundError",
     "Catalog",
     "CheckReport",
     "ImageRecord",
+    "SyncReport",
     "check",
+    "connect_read_only",
     "file_sha256",
     "iter_image_files",
     "rebuild",
     "record_from_png",
+    "remove_temporary_files",
     "sync",
 ]
 
@@ -58,6 +64,7 @@ CREATE TABLE IF NOT EXISTS images(
     sha256 TEXT, bytes INTEGER, created TEXT,
     UNIQUE (model, snapshot, method, layer, channel, variant));
 CREATE TABLE IF NOT EXISTS metrics(path TEXT, name TEXT, value REAL, PRIMARY KEY (path, name));
+CREATE TABLE IF NOT EXISTS files(path TEXT PRIMARY KEY, bytes INTEGER, mtime_ns INTEGER);
 CREATE INDEX IF NOT EXISTS images_by_layer ON images(layer, channel);
 """
 
@@ -82,6 +89,8 @@ class ImageRecord:
         created: ISO 8601 UTC time of writing.
         metrics: measurements of the pixels (`analysis.spatial.image_metrics`);
             derived from the image, so not stored in the PNG.
+        mtime_ns: the file's modification time when it was written or last
+            verified (0: unknown); with `bytes`, what a cheap check compares.
     """
 
     key: ImageKey
@@ -94,6 +103,7 @@ class ImageRecord:
         default_factory=lambda: datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     )
     metrics: dict[str, float | None] = field(default_factory=dict)
+    mtime_ns: int = 0
 
     def png_text(self) -> dict[str, str]:
         """The PNG text chunks that let `record_from_png` recover this record."""
@@ -141,22 +151,35 @@ def record_from_png(atlas_dir: str | os.PathLike, relpath: str) -> ImageRecord:
         ) from error
     if key.relpath != relpath:
         raise ValueError(f"{relpath}: its metadata names another key ({key.relpath})")
+    stat = path.stat()
     record.sha256 = file_sha256(path)
-    record.bytes = path.stat().st_size
+    record.bytes, record.mtime_ns = stat.st_size, stat.st_mtime_ns
     return record
 
 
+class AtlasNotFoundError(FileNotFoundError):
+    """The atlas folder does not exist (a typo in ``--atlas``?)."""
+
+
 class Catalog:
-    """An open ``catalog.sqlite`` (WAL mode); use as a context manager."""
+    """An open ``catalog.sqlite`` (WAL mode), created with the folder if missing; a context manager."""
 
     def __init__(self, atlas_dir: str | os.PathLike):
         self.atlas_dir = Path(atlas_dir)
         self.atlas_dir.mkdir(parents=True, exist_ok=True)
         self.path = self.atlas_dir / CATALOG_NAME
+        new = not self.path.exists()
         self.connection = sqlite3.connect(self.path, timeout=60)
-        self.connection.execute("PRAGMA journal_mode=WAL")
-        self.connection.execute("PRAGMA synchronous=NORMAL")
-        self.connection.executescript(_SCHEMA)
+        try:
+            self.connection.execute("PRAGMA journal_mode=WAL")
+            self.connection.execute("PRAGMA synchronous=NORMAL")
+            self.connection.executescript(_SCHEMA)
+        except sqlite3.Error:
+            self.connection.close()
+            if new:  # a full disk: leave no catalog without tables behind
+                for suffix in ("", "-wal", "-shm"):
+                    Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+            raise
         with self.connection:
             self.connection.execute(
                 "INSERT OR REPLACE INTO meta VALUES ('format_version', ?)", (FORMAT_VERSION,)
@@ -266,13 +289,29 @@ class Catalog:
                 "INSERT OR REPLACE INTO model_layers VALUES (?, ?, ?)",
                 (key.model, key.layer, info["channels"]),
             )
+        if record.mtime_ns:
+            self.connection.execute(
+                "INSERT OR REPLACE INTO files VALUES (?, ?, ?)", (key.relpath, record.bytes, record.mtime_ns)
+            )
 
     def remove_paths(self, relpaths: Iterable[str]) -> None:
-        """Delete image rows (and their metrics) by path."""
+        """Delete image rows (and their metrics and file facts) by path."""
         with self.connection:
             for relpath in relpaths:
-                self.connection.execute("DELETE FROM images WHERE path = ?", (relpath,))
-                self.connection.execute("DELETE FROM metrics WHERE path = ?", (relpath,))
+                for table in ("images", "metrics", "files"):
+                    self.connection.execute(f"DELETE FROM {table} WHERE path = ?", (relpath,))
+
+    def verified_files(self) -> dict[str, tuple[str, int, int]]:
+        """{path: (sha256, bytes, mtime_ns)} of listed images whose file was written or verified here."""
+        rows = self.connection.execute(
+            "SELECT images.path, images.sha256, files.bytes, files.mtime_ns FROM images "
+            "JOIN files ON files.path = images.path AND files.bytes = images.bytes"
+        )
+        return {path: (sha256, size, mtime) for path, sha256, size, mtime in rows}
+
+    def checksums(self) -> dict[str, str]:
+        """{path: sha256} of every listed image."""
+        return {row[0]: row[1] for row in self.connection.execute("SELECT path, sha256 FROM images")}
 
     def paths(self) -> set[str]:
         """All image paths the catalog lists."""
@@ -293,12 +332,19 @@ def iter_image_files(atlas_dir: str | os.PathLike) -> Iterator[str]:
                 yield Path(folder, name).relative_to(root).as_posix()
 
 
-def remove_temporary_files(atlas_dir: str | os.PathLike) -> int:
-    """Delete leftovers of interrupted atomic writes; returns how many were removed."""
+def remove_temporary_files(atlas_dir: str | os.PathLike, prefix: str = TEMP_PREFIX) -> int:
+    """Delete leftovers of interrupted atomic writes whose names start with `prefix`.
+
+    Only the holder of the atlas lock may call this (`visualizer.atlas.lock`):
+    a whole-atlas writer with the common prefix, a shard with its own.
+
+    Returns:
+        How many files were removed.
+    """
     removed = 0
     for folder, _, files in os.walk(Path(atlas_dir) / IMAGES_DIR):
         for name in files:
-            if name.startswith(TEMP_PREFIX):
+            if name.startswith(prefix):
                 os.unlink(os.path.join(folder, name))
                 removed += 1
     return removed
@@ -314,25 +360,85 @@ class CheckReport:
     mismatched: list[str] = field(default_factory=list)
     temporary: int = 0
     images: int = 0
+    catalog_missing: bool = False
 
     @property
     def ok(self) -> bool:
         """True when catalog and files agree and every file is readable."""
-        return not (self.missing or self.extra or self.unreadable or self.mismatched)
+        return not (self.catalog_missing or self.missing or self.extra or self.unreadable or self.mismatched)
+
+    def fixes(self, atlas_dir: str | os.PathLike) -> list[str]:
+        """One line per kind of problem found, naming the command that fixes it."""
+        atlas = str(atlas_dir)
+        render = "vtl render --config <the atlas's config> --atlas " + atlas
+        lines = []
+        if self.catalog_missing:
+            lines.append(
+                f"no {CATALOG_NAME}: `vtl catalog rebuild --atlas {atlas}` recreates it from the images"
+            )
+        if self.missing:
+            lines.append(
+                f"missing: `{render}` renders them again, or `vtl catalog rebuild --atlas {atlas}` "
+                "forgets them"
+            )
+        if self.extra and not self.catalog_missing:
+            lines.append(f"extra: `vtl catalog rebuild --atlas {atlas}` indexes them (so does a render)")
+        if self.unreadable or self.mismatched:
+            lines.append(
+                f"unreadable or mismatched: `{render}` replaces them (add --verify to check every image)"
+            )
+        if self.temporary:
+            lines.append("temporary files: the next `vtl render` on this atlas removes them")
+        return lines
+
+
+def connect_read_only(path: str | os.PathLike) -> sqlite3.Connection:
+    """Open a ``catalog.sqlite`` for reading only; it works on a read-only folder or medium too.
+
+    ``mode=ro`` never writes, but a WAL database needs its ``-shm`` file, which
+    SQLite cannot create where the folder is read-only; there the catalog is
+    opened as immutable (no writer can be at work on a read-only medium).
+    """
+    uri = Path(path).resolve().as_uri()
+    try:
+        connection = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=60)
+        connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return connection
+    except sqlite3.OperationalError:
+        return sqlite3.connect(f"{uri}?immutable=1", uri=True)
+
+
+def _read_only_checksums(atlas_dir: Path) -> dict[str, str] | None:
+    """{path: sha256} from the catalog, opened read-only; None when there is no catalog."""
+    path = atlas_dir / CATALOG_NAME
+    if not path.is_file():
+        return None
+    connection = connect_read_only(path)
+    try:
+        return {row[0]: row[1] for row in connection.execute("SELECT path, sha256 FROM images")}
+    finally:
+        connection.close()
 
 
 def check(atlas_dir: str | os.PathLike, verify_checksums: bool = True) -> CheckReport:
-    """Compare the catalog with the images on disk, reading every image.
+    """Compare the catalog with the images on disk, reading every image; writes nothing.
 
     Returns:
         A `CheckReport`: `missing` (listed, no file), `extra` (file, not
         listed), `unreadable` (not a valid atlas PNG), `mismatched` (checksum
-        differs from the catalog), `temporary` (leftover temporary files).
+        differs from the catalog), `temporary` (leftover temporary files),
+        `catalog_missing` (no ``catalog.sqlite``: every image is then extra).
+
+    Raises:
+        AtlasNotFoundError: `atlas_dir` is not a folder.
     """
     atlas_dir = Path(atlas_dir)
+    if not atlas_dir.is_dir():
+        raise AtlasNotFoundError(f"No atlas at {atlas_dir}: the folder does not exist")
     report = CheckReport()
-    with Catalog(atlas_dir) as catalog:
-        listed = {row[0]: row[1] for row in catalog.connection.execute("SELECT path, sha256 FROM images")}
+    listed = _read_only_checksums(atlas_dir)
+    report.catalog_missing = listed is None
+    listed = listed or {}
     on_disk = set(iter_image_files(atlas_dir))
     report.images = len(on_disk)
     report.missing = sorted(set(listed) - on_disk)
@@ -343,41 +449,82 @@ def check(atlas_dir: str | os.PathLike, verify_checksums: bool = True) -> CheckR
         except ValueError:
             report.unreadable.append(relpath)
             continue
-        if verify_checksums and relpath in listed and listed[relpath] and listed[relpath] != record.sha256:
+        if verify_checksums and listed.get(relpath) and listed[relpath] != record.sha256:
             report.mismatched.append(relpath)
     for _folder, _, files in os.walk(atlas_dir / IMAGES_DIR):
         report.temporary += sum(name.startswith(TEMP_PREFIX) for name in files)
     return report
 
 
-def sync(atlas_dir: str | os.PathLike, relpaths: Iterable[str] | None = None) -> tuple[int, int]:
-    """Make the catalog agree with the files: index unlisted images, drop rows of vanished ones.
+@dataclass
+class SyncReport:
+    """What `sync` changed: rows added for unlisted images, rows of vanished ones removed, and the
+    damaged images it deleted (unreadable, or not matching the catalog's checksum) so they are rendered again.
+    """
+
+    added: int = 0
+    removed: int = 0
+    damaged: list[str] = field(default_factory=list)
+
+
+def _verified(record: ImageRecord | None, listed_sha256: str | None) -> bool:
+    """Whether a fully read image is sound: readable and, when the catalog lists it, the same bytes."""
+    return record is not None and (not listed_sha256 or listed_sha256 == record.sha256)
+
+
+def sync(
+    atlas_dir: str | os.PathLike, relpaths: Iterable[str] | None = None, full: bool = False
+) -> SyncReport:
+    """Make the catalog agree with sound files, deleting damaged images so they are rendered again.
+
+    An image the catalog lists, whose size and modification time are those it
+    had when it was written or last verified, counts as sound unread. Every
+    other image (or every image, with `full`) is decoded and its checksum
+    compared with the catalog's. An image that fails is deleted: it is
+    derived data, and the render that planned it writes it again, the same.
 
     Args:
-        atlas_dir: the atlas.
+        atlas_dir: the atlas. The caller holds the atlas lock.
         relpaths: restrict the work to these paths (e.g. a render plan's);
             None means every image.
+        full: decode and checksum every image, not only changed ones.
 
     Returns:
-        (rows added, rows removed). Unreadable files are deleted, since they
-        can only be leftovers of a failure and will be rendered again.
+        A `SyncReport`.
     """
     atlas_dir = Path(atlas_dir)
-    remove_temporary_files(atlas_dir)
+    report = SyncReport()
     with Catalog(atlas_dir) as catalog:
-        listed = catalog.paths()
-        scope = set(relpaths) if relpaths is not None else listed | set(iter_image_files(atlas_dir))
-        present = {p for p in scope if (atlas_dir / p).is_file()}
-        vanished = sorted((scope & listed) - present)
-        records = []
-        for relpath in sorted(present - listed):
+        checksums = catalog.checksums()
+        verified = catalog.verified_files()
+        scope = set(relpaths) if relpaths is not None else set(checksums) | set(iter_image_files(atlas_dir))
+        vanished, records = [], []
+        for relpath in sorted(scope):
             try:
-                records.append(record_from_png(atlas_dir, relpath))
+                stat = os.stat(atlas_dir / relpath)
+            except FileNotFoundError:
+                if relpath in checksums:
+                    vanished.append(relpath)
+                    report.removed += 1
+                continue
+            known = verified.get(relpath)
+            if not full and known and known[1:] == (stat.st_size, stat.st_mtime_ns):
+                continue
+            try:
+                record = record_from_png(atlas_dir, relpath)
             except ValueError:
-                os.unlink(atlas_dir / relpath)
+                record = None
+            if _verified(record, checksums.get(relpath)):
+                records.append(record)  # indexes it, or records its stat as verified
+                report.added += relpath not in checksums
+                continue
+            os.unlink(atlas_dir / relpath)
+            report.damaged.append(relpath)
+            if relpath in checksums:
+                vanished.append(relpath)
         catalog.remove_paths(vanished)
         catalog.add_images(records)
-    return len(records), len(vanished)
+    return report
 
 
 def rebuild(atlas_dir: str | os.PathLike) -> tuple[int, list[str]]:
@@ -386,8 +533,13 @@ def rebuild(atlas_dir: str | os.PathLike) -> tuple[int, list[str]]:
     Returns:
         (images indexed, unreadable paths skipped). Unreadable files are left
         in place and reported, so a person can look at them.
+
+    Raises:
+        AtlasNotFoundError: `atlas_dir` is not a folder.
     """
     atlas_dir = Path(atlas_dir)
+    if not atlas_dir.is_dir():
+        raise AtlasNotFoundError(f"No atlas at {atlas_dir}: the folder does not exist")
     for suffix in ("", "-wal", "-shm"):
         target = atlas_dir / (CATALOG_NAME + suffix)
         if target.exists():

@@ -1,6 +1,8 @@
 """``vtl plan``, ``vtl render`` and ``vtl catalog``: the atlas subcommands.
 
 Only argparse at import time; the work is imported when a command runs.
+Expected errors (a bad config, a busy, missing or full atlas) propagate to
+`visualizer.cli.main`, which prints them as one line.
 """
 
 from __future__ import annotations
@@ -8,6 +10,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
+
+from visualizer.errors import VtlError
 
 __all__ = ["register"]
 
@@ -49,37 +54,31 @@ def _load(args: argparse.Namespace):
     overrides = {}
     if args.atlas:
         overrides["project.atlas_dir"] = args.atlas
-    if args.size:
+    if args.size is not None:
         overrides["render.size"] = args.size
-    if args.steps:
+    if args.steps is not None:
         overrides["render.steps"] = args.steps
     config = load_config(args.config, overrides)
     models = [m for m in (args.models or "").split(",") if m]
-    shard = parse_shard(args.shard) if args.shard else None
+    try:
+        shard = parse_shard(args.shard) if args.shard else None
+    except ValueError as error:
+        raise _ArgumentError(str(error)) from error
     return config, models or None, shard
 
 
-def _errors():
-    from visualizer.atlas.pngio import AtlasWriteError
-    from visualizer.atlas.workers import RenderWorkerError
-    from visualizer.config import ConfigError
-    from visualizer.models.layers import UnknownLayerError
-
-    return (ConfigError, AtlasWriteError, UnknownLayerError, FileNotFoundError, ValueError, RenderWorkerError)
+class _ArgumentError(VtlError):
+    """A bad ``--shard`` or ``--workers`` value (the message names it and the valid forms)."""
 
 
 def _cmd_plan(args: argparse.Namespace) -> int:
     from visualizer.atlas.job import plan_summary
     from visualizer.atlas.plan import make_plan
 
-    try:
-        config, models, shard = _load(args)
-        plan = make_plan(config, models=models)
-        if shard:
-            plan = plan.shard(*shard)
-    except _errors() as error:
-        print(f"vtl plan: {error}", file=sys.stderr)
-        return 2
+    config, models, shard = _load(args)
+    plan = make_plan(config, models=models)
+    if shard:
+        plan = plan.shard(*shard)
     summary = plan_summary(config, plan, args.seconds_per_tflop, args.seconds_per_step)
     if args.json:
         print(json.dumps(summary, indent=2))
@@ -105,18 +104,26 @@ def _cmd_render(args: argparse.Namespace) -> int:
     from visualizer.atlas.workers import resolve_workers
 
     try:
-        config, models, shard = _load(args)
+        workers = resolve_workers(args.workers)
+    except ValueError as error:
+        raise _ArgumentError(str(error)) from error
+    config, models, shard = _load(args)
+    try:
         summary = render_atlas(
-            config, shard=shard, models=models, progress=not args.quiet, workers=resolve_workers(args.workers)
+            config,
+            shard=shard,
+            models=models,
+            progress=not args.quiet,
+            workers=workers,
+            verify=args.verify,
+            wait=not args.no_wait,
         )
-    except _errors() as error:
-        print(f"vtl render: {error}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print("vtl render: interrupted; what was rendered is kept, rerun to resume.", file=sys.stderr)
         return 130
+    repaired = f" ({summary.repaired} of them to repair damaged ones)" if summary.repaired else ""
     print(
-        f"rendered {summary.rendered} image(s), {summary.existing} already present, "
+        f"rendered {summary.rendered} image(s){repaired}, {summary.existing} already present, "
         f"{summary.failed} failed, of {summary.planned} planned, in {summary.seconds:.1f} s"
     )
     return 1 if summary.failed else 0
@@ -124,9 +131,14 @@ def _cmd_render(args: argparse.Namespace) -> int:
 
 def _cmd_catalog(args: argparse.Namespace) -> int:
     from visualizer.atlas import catalog
+    from visualizer.atlas.lock import atlas_lock
 
     if args.action == "rebuild":
-        count, unreadable = catalog.rebuild(args.atlas)
+        if not Path(args.atlas).is_dir():
+            raise catalog.AtlasNotFoundError(f"No atlas at {args.atlas}: the folder does not exist")
+        wait = None if args.no_wait else (lambda message: print(message, file=sys.stderr))
+        with atlas_lock(args.atlas, wait=not args.no_wait, on_wait=wait):
+            count, unreadable = catalog.rebuild(args.atlas)
         print(f"indexed {count} image(s) into {args.atlas}/{catalog.CATALOG_NAME}")
         for path in unreadable:
             print(f"unreadable: {path}", file=sys.stderr)
@@ -144,7 +156,10 @@ def _cmd_catalog(args: argparse.Namespace) -> int:
         f"{report.images} image file(s): {len(report.missing)} missing, {len(report.extra)} extra, "
         f"{len(report.unreadable)} unreadable, {len(report.mismatched)} mismatched, "
         f"{report.temporary} temporary file(s)"
+        + (f"; no {catalog.CATALOG_NAME}" if report.catalog_missing else "")
     )
+    for line in report.fixes(args.atlas):
+        print(f"fix {line}")
     return 0 if report.ok else 1
 
 
@@ -171,6 +186,17 @@ def register(commands: argparse._SubParsersAction) -> None:
     _common(render)
     render.add_argument("--quiet", action="store_true", help="no progress bar")
     render.add_argument(
+        "--verify",
+        action="store_true",
+        help="decode and checksum every image already present (by default only those whose size or "
+        "modification time changed); damaged ones are rendered again",
+    )
+    render.add_argument(
+        "--no-wait",
+        action="store_true",
+        help="refuse, instead of waiting, when another vtl process is writing to the atlas",
+    )
+    render.add_argument(
         "--workers",
         default="1",
         help="processes rendering side by side, each with an equal share of the CPUs: a number, or 'auto' "
@@ -181,4 +207,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     cat = commands.add_parser("catalog", help="rebuild or check an atlas catalog")
     cat.add_argument("action", choices=("rebuild", "check"))
     cat.add_argument("--atlas", default="atlas/demo", help="atlas directory (default: %(default)s)")
+    cat.add_argument(
+        "--no-wait", action="store_true", help="rebuild: refuse instead of waiting for another writer"
+    )
     cat.set_defaults(run=_cmd_catalog)

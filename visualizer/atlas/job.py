@@ -1,15 +1,18 @@
 """Render a plan into an atlas directory, resumably.
 
 The order of work: check everything that can be checked before rendering
-(snapshots trained, atlas writable), reconcile the catalog with the files a
-previous run may have left, then render batch by batch, writing each image
-atomically and indexing it, in this process or in several worker processes
-(`visualizer.atlas.workers`). Killing the run at any moment loses at most
-the batches in flight; a rerun skips what exists.
+(snapshots trained, atlas writable), take the atlas's writer lock
+(`visualizer.atlas.lock`), reconcile the catalog with the files a previous
+run may have left (damaged images are deleted, so they are rendered again),
+then render batch by batch, writing each image atomically and indexing it,
+in this process or in several worker processes (`visualizer.atlas.workers`).
+Killing the run at any moment loses at most the batches in flight; a rerun
+skips what exists and is sound.
 """
 
 from __future__ import annotations
 
+import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
@@ -17,10 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from visualizer.analysis.spatial import image_metrics
-from visualizer.atlas.catalog import Catalog, ImageRecord, file_sha256, sync
+from visualizer.atlas.catalog import Catalog, ImageRecord, file_sha256, remove_temporary_files, sync
+from visualizer.atlas.lock import atlas_lock
 from visualizer.atlas.methods import get_method, method_settings
 from visualizer.atlas.plan import Plan, RenderBatch, make_plan
-from visualizer.atlas.pngio import AtlasWriteError, to_uint8, write_png_atomic
+from visualizer.atlas.pngio import TEMP_PREFIX, AtlasWriteError, to_uint8, write_png_atomic
 from visualizer.config import Config, ConfigError
 from visualizer.train.snapshots import load_snapshot, read_meta, snapshot_dir
 
@@ -42,6 +46,7 @@ class RenderSummary:
     existing: int = 0
     rendered: int = 0
     failed: int = 0
+    repaired: int = 0  # damaged images found, deleted and rendered again
     seconds: float = 0.0
 
 
@@ -114,6 +119,8 @@ def render_atlas(
     models: Sequence[str] | None = None,
     progress: bool = True,
     workers: int = 1,
+    verify: bool = False,
+    wait: bool = True,
 ) -> RenderSummary:
     """Render the config's plan (or one shard of it) into its atlas directory.
 
@@ -125,6 +132,10 @@ def render_atlas(
         workers: processes rendering batches side by side on this machine
             (``visualizer.atlas.workers``); 1 renders in this process. The
             images are the same for any number of workers.
+        verify: decode and checksum every planned image already present,
+            not only those whose size or modification time changed.
+        wait: when another process is writing to the atlas, wait for it
+            (with a message); False raises `AtlasLockedError` instead.
 
     Returns:
         A `RenderSummary`.
@@ -132,6 +143,7 @@ def render_atlas(
     Raises:
         ConfigError: a snapshot is not trained, or the plan is invalid (before any rendering).
         AtlasWriteError: the atlas cannot be written (nothing rendered is lost).
+        AtlasLockedError: another process holds the atlas and `wait` is False.
         ValueError: `workers` is below 1.
     """
     from tqdm import tqdm
@@ -146,14 +158,38 @@ def render_atlas(
     atlas_dir = config.resolve_path(config.project.atlas_dir)
     check_atlas_writable(atlas_dir)
 
-    planned_paths = [key.relpath for key in plan.keys]
-    sync(atlas_dir, planned_paths)
+    def say(message: str) -> None:
+        tqdm.write(f"vtl render: {message}", file=sys.stderr)
+
+    with atlas_lock(atlas_dir, shard, wait=wait, on_wait=say) as temp_prefix:
+        summary = _render_locked(config, plan, metas, atlas_dir, temp_prefix, progress, workers, verify)
+    summary.seconds = time.perf_counter() - start
+    return summary
+
+
+def _render_locked(
+    config: Config,
+    plan: Plan,
+    metas: dict,
+    atlas_dir: Path,
+    temp_prefix: str,
+    progress: bool,
+    workers: int,
+    verify: bool,
+) -> RenderSummary:
+    """`render_atlas`'s work once this process holds the atlas lock."""
+    from tqdm import tqdm
+
+    remove_temporary_files(atlas_dir, temp_prefix)
+    synced = sync(atlas_dir, [key.relpath for key in plan.keys], full=verify)
     done = existing_counts(atlas_dir, plan)
     todo = [batch for batch, count in zip(plan.batches, done) if count < len(batch.channels)]
-    summary = RenderSummary(planned=plan.image_count, existing=sum(done))
+    summary = RenderSummary(planned=plan.image_count, existing=sum(done), repaired=len(synced.damaged))
     remaining = plan.image_count - summary.existing
 
     bar = tqdm(total=remaining, unit="img", desc="render", disable=not progress, dynamic_ncols=True)
+    if synced.damaged:
+        bar.write(f"{len(synced.damaged)} damaged image(s) found and deleted; rendering them again")
     with Catalog(atlas_dir) as catalog:
         catalog.set_meta("title", config.project.name)
         catalog.set_meta("config_hash", config.digest())
@@ -162,9 +198,9 @@ def render_atlas(
         from visualizer.atlas.workers import render_in_workers
 
         bar.set_postfix_str(f"{workers} worker processes", refresh=False)
-        finished = render_in_workers(config, todo, metas, atlas_dir, workers)
+        finished = render_in_workers(config, todo, metas, atlas_dir, workers, temp_prefix=temp_prefix)
     else:
-        finished = _render_here(config, todo, metas, atlas_dir, bar)
+        finished = _render_here(config, todo, metas, atlas_dir, bar, temp_prefix)
     try:
         for _batch, written, failed in finished:
             summary.rendered += written
@@ -173,15 +209,14 @@ def render_atlas(
     finally:
         finished.close()  # stops the workers when this loop ends early (an error, Ctrl-C)
         bar.close()
-    summary.seconds = time.perf_counter() - start
     return summary
 
 
 def _render_here(
-    config: Config, batches: list[RenderBatch], metas: dict, atlas_dir: Path, bar
+    config: Config, batches: list[RenderBatch], metas: dict, atlas_dir: Path, bar, temp_prefix: str
 ) -> Iterator[tuple[RenderBatch, int, int]]:
     """Render `batches` in this process, yielding (batch, images written, channels failed) for each."""
-    renderer = BatchRenderer(config, metas, atlas_dir)
+    renderer = BatchRenderer(config, metas, atlas_dir, temp_prefix)
     with Catalog(atlas_dir) as catalog:
         for batch in batches:
             bar.set_postfix_str(f"{batch.model}/{batch.snapshot} {batch.layer}", refresh=False)
@@ -195,12 +230,20 @@ class BatchRenderer:
         config: the experiment.
         metas: {(model, snapshot): meta.json contents}, from `check_snapshots`.
         atlas_dir: where the images go.
+        temp_prefix: the name prefix of this writer's temporary files (`visualizer.atlas.lock`).
     """
 
-    def __init__(self, config: Config, metas: dict[tuple[str, str], dict], atlas_dir: Path):
+    def __init__(
+        self,
+        config: Config,
+        metas: dict[tuple[str, str], dict],
+        atlas_dir: Path,
+        temp_prefix: str = TEMP_PREFIX,
+    ):
         from visualizer.render.backend import kernel_library  # imports Keras: only when rendering
 
         self.config, self.metas, self.atlas_dir = config, metas, atlas_dir
+        self.temp_prefix = temp_prefix
         self.runs_dir = config.resolve_path(config.project.runs_dir)
         self.settings = {"config_hash": config.digest(), "kernels": kernel_library()}
         self._loaded: tuple[tuple[str, str], object] | None = None
@@ -249,8 +292,9 @@ class BatchRenderer:
             )
             pixels = to_uint8(result.images[index])
             record.metrics = image_metrics(pixels)
-            record.bytes = write_png_atomic(path, pixels, record.png_text())
+            record.bytes = write_png_atomic(path, pixels, record.png_text(), self.temp_prefix)
             record.sha256 = file_sha256(path)
+            record.mtime_ns = path.stat().st_mtime_ns
             records.append(record)
         catalog.add_images(records)
         return len(records), len(result.failed)

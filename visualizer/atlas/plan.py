@@ -70,22 +70,32 @@ def select_channels(spec: object, channels: int) -> list[int]:
         channels: the layer's channel count in this model.
 
     Returns:
-        Sorted, unique channel indices within range (a first:N or sample:N
-        larger than the layer gives every channel).
+        Sorted, unique channel indices.
+
+    Raises:
+        ConfigError: an invalid selector, or one that reaches past the
+            layer's channels (the message gives the layer's size).
     """
     if spec == "all":
         return list(range(channels))
     if isinstance(spec, str) and ":" in spec:
         kind, _, count_text = spec.partition(":")
         if kind in ("first", "sample") and count_text.isdigit() and int(count_text) > 0:
-            count = min(int(count_text), channels)
+            count = int(count_text)
+            if count > channels:
+                raise ConfigError(f"{spec!r} asks for {count} channels, but the layer has {channels}.")
             if kind == "first":
                 return list(range(count))
             return sorted({math.floor(i * channels / count) for i in range(count)})
     if isinstance(spec, str) and "-" in spec:
         low, _, high = spec.partition("-")
         if low.isdigit() and high.isdigit() and int(low) <= int(high):
-            return [c for c in range(int(low), int(high) + 1) if c < channels]
+            if int(high) >= channels:
+                raise ConfigError(
+                    f"{spec!r} reaches channel {high}, "
+                    f"but the layer has {channels} (indices 0..{channels - 1})."
+                )
+            return list(range(int(low), int(high) + 1))
     if isinstance(spec, list) and all(isinstance(c, int) and not isinstance(c, bool) for c in spec):
         bad = [c for c in spec if not 0 <= c < channels]
         if bad:
@@ -208,17 +218,26 @@ def make_plan(config: Config, models: Sequence[str] | None = None, with_costs: b
     render = config.render
     seen: set[tuple[str, str, str, str, int]] = set()
     batches: list[RenderBatch] = []
-    for selection in render.plan:
+    for number, selection in enumerate(render.plan):
+        where = f"render.plan[{number}]"
         unknown_methods = [m for m in selection.methods if m not in available_methods()]
         if unknown_methods:
-            raise ConfigError(f"Unknown methods {unknown_methods}; valid: {', '.join(available_methods())}.")
+            raise ConfigError(
+                f"{config.location(where + '.methods')}: {where}.methods: unknown methods {unknown_methods}; "
+                f"valid: {', '.join(available_methods())}."
+            )
         try:
             layers = select_layers(selection.layers)
-        except UnknownLayerError as error:
-            raise ConfigError(str(error)) from error
+        except (UnknownLayerError, ConfigError) as error:
+            raise ConfigError(f"{config.location(where + '.layers')}: {where}.layers: {error}") from error
         for model_name in selection.models or config.model_names():
             if models and model_name not in models:
                 continue
+            if model_name not in config.model_names():
+                raise ConfigError(
+                    f"{config.location(where + '.models')}: {where}.models: unknown model {model_name!r}; "
+                    f"models in {config.path}: {', '.join(config.model_names())}."
+                )
             model = config.model(model_name)
             for snapshot in _snapshots(selection, model):
                 for method in selection.methods:
@@ -228,11 +247,14 @@ def make_plan(config: Config, models: Sequence[str] | None = None, with_costs: b
                     per_batch = int(settings.get("batch_size", 0)) or render.batch_size
                     for layer in layers:
                         count = scaled_channels(layer.channels, config.network.width)
-                        fresh = [
-                            c
-                            for c in select_channels(selection.channels, count)
-                            if (model_name, snapshot, method, layer.id, c) not in seen
-                        ]
+                        try:
+                            chosen = select_channels(selection.channels, count)
+                        except ConfigError as error:
+                            raise ConfigError(
+                                f"{config.location(where + '.channels')}: {where}.channels: layer {layer.id} "
+                                f"of model {model_name!r} (network width {config.network.width:g}): {error}"
+                            ) from error
+                        fresh = [c for c in chosen if (model_name, snapshot, method, layer.id, c) not in seen]
                         seen.update((model_name, snapshot, method, layer.id, c) for c in fresh)
                         # A method without steps (dataset examples) scores every channel in one pass.
                         chunk = (per_batch if steps else 0) or len(fresh) or 1

@@ -25,7 +25,9 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(np.asarray(image, dtype="float64") * 255.0), 0, 255).astype("uint8")
 
 
-def write_png_atomic(path: str | os.PathLike, image: np.ndarray, text: dict[str, str]) -> int:
+def write_png_atomic(
+    path: str | os.PathLike, image: np.ndarray, text: dict[str, str], temp_prefix: str = TEMP_PREFIX
+) -> int:
     """Write `image` as a PNG with `text` chunks, atomically.
 
     The PNG goes to a temporary file in the same folder and is renamed into
@@ -35,6 +37,9 @@ def write_png_atomic(path: str | os.PathLike, image: np.ndarray, text: dict[str,
         path: destination file.
         image: float (H, W, 3) in [0, 1], or uint8.
         text: tEXt chunks (key -> value).
+        temp_prefix: the temporary file's name prefix (a sharded writer's
+            own, so that it removes only its own leftovers); starts with
+            `TEMP_PREFIX`.
 
     Returns:
         The size of the written file in bytes.
@@ -51,7 +56,7 @@ def write_png_atomic(path: str | os.PathLike, image: np.ndarray, text: dict[str,
     temp_name = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=".png", dir=path.parent)
+        handle, temp_name = tempfile.mkstemp(prefix=temp_prefix, suffix=".png", dir=path.parent)
         with os.fdopen(handle, "wb") as stream:
             Image.fromarray(pixels, "RGB").save(stream, format="PNG", pnginfo=info)
         os.replace(temp_name, path)

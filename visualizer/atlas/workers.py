@@ -29,6 +29,7 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 
 from visualizer.atlas.plan import RenderBatch
+from visualizer.atlas.pngio import TEMP_PREFIX
 from visualizer.config import Config
 
 __all__ = [
@@ -156,6 +157,7 @@ def _worker_main(
     atlas_dir: Path,
     connection: Connection,
     parent_pid: int,
+    temp_prefix: str,
 ) -> None:
     """A worker's loop: render each batch index the parent sends, answer with its counts; None ends it."""
     _die_with_parent(parent_pid)
@@ -164,7 +166,7 @@ def _worker_main(
         from visualizer.atlas.catalog import Catalog
         from visualizer.atlas.job import BatchRenderer
 
-        renderer = BatchRenderer(config, metas, atlas_dir)
+        renderer = BatchRenderer(config, metas, atlas_dir, temp_prefix)
         with Catalog(atlas_dir) as catalog:
             while (index := connection.recv()) is not None:
                 written, failed = renderer.render(batches[index], catalog)
@@ -183,6 +185,7 @@ def render_in_workers(
     atlas_dir: Path,
     workers: int,
     threads: int | None = None,
+    temp_prefix: str = TEMP_PREFIX,
 ) -> Iterator[tuple[RenderBatch, int, int]]:
     """Render `batches` in `workers` processes, yielding each batch as it finishes.
 
@@ -196,6 +199,8 @@ def render_in_workers(
         atlas_dir: the atlas, already checked writable and synced.
         workers: processes to start (at least 1).
         threads: math threads per worker; None gives each an equal share of the CPUs.
+        temp_prefix: the name prefix of the temporary files the workers write
+            (the lock holder's, `visualizer.atlas.lock`).
 
     Yields:
         (batch, images written, channels failed), in the order batches finish.
@@ -216,7 +221,7 @@ def render_in_workers(
             ours, theirs = context.Pipe()
             process = context.Process(
                 target=_worker_main,
-                args=(config, batches, metas, atlas_dir, theirs, os.getpid()),
+                args=(config, batches, metas, atlas_dir, theirs, os.getpid(), temp_prefix),
                 name=f"vtl-render-{number + 1}",
                 daemon=True,
             )

@@ -9,8 +9,12 @@ requested tensors, named so that `visualizer.render.render_channels` finds
 them by tensor name (or by catalogue alias, for slim InceptionV1 graphs).
 
 A GraphDef is a program: before importing one, every op (including those
-in its function library) is checked, and graphs with ops that touch files,
-the network or Python are refused. TensorFlow backend only.
+in its function library) is checked against an allowlist, `ALLOWED_OPS`,
+of the stateless ops frozen vision networks are made of (convolutions,
+pooling, normalization, activations, arithmetic, reshapes, constants); a
+graph with any other op (files, datasets, summaries, the network, Python,
+variables, function calls, control flow, anything stateful or random) is
+refused with `UnsafeGraphError`. TensorFlow backend only.
 
 `export_frozen_graph` goes the other way: it freezes a Keras model, cut at
 one of its layers, into such a graph (placeholder ``input``, images in
@@ -30,7 +34,7 @@ from typing import Any
 import keras
 
 __all__ = [
-    "FORBIDDEN_OPS",
+    "ALLOWED_OPS",
     "FrozenGraph",
     "FrozenGraphLayer",
     "UnsafeGraphError",
@@ -41,84 +45,179 @@ __all__ = [
     "render_frozen_graph_channels",
 ]
 
-FORBIDDEN_OPS = frozenset(
+ALLOWED_OPS = frozenset(
     {
-        "ReadFile",
-        "WriteFile",
-        "MatchingFiles",
-        "ImmutableConst",
-        "PyFunc",
-        "PyFuncStateless",
-        "EagerPyFunc",
-        "Print",
-        "PrintV2",
-        "ShardedFilename",
-        "ShardedFilespec",
-        "WholeFileReader",
-        "WholeFileReaderV2",
-        "TextLineReader",
-        "TextLineReaderV2",
-        "FixedLengthRecordReader",
-        "FixedLengthRecordReaderV2",
-        "TFRecordReader",
-        "TFRecordReaderV2",
-        "LMDBReader",
-        "IdentityReader",
-        "IdentityReaderV2",
-        "InitializeTableFromTextFile",
-        "InitializeTableFromTextFileV2",
-        "TFRecordDataset",
-        "TFRecordDatasetV2",
-        "FixedLengthRecordDataset",
-        "FixedLengthRecordDatasetV2",
-        "TextLineDataset",
-        "CSVDataset",
-        "CSVDatasetV2",
-        "ExperimentalCSVDataset",
-        "SqlDataset",
-        "ExperimentalSqlDataset",
-        "LMDBDataset",
-        "ExperimentalLMDBDataset",
-        "MatchingFilesDataset",
-        "ExperimentalMatchingFilesDataset",
-        "LoadDataset",
-        "SaveDataset",
-        "SaveDatasetV2",
-        "SnapshotDataset",
-        "SnapshotDatasetV2",
-        "CacheDataset",
-        "CacheDatasetV2",
-        "DatasetToTFRecord",
-        "DebugIdentity",
-        "DebugIdentityV2",
-        "DebugIdentityV3",
-        "_Send",
-        "_Recv",
-        "_HostSend",
-        "_HostRecv",
-        "Send",
-        "Recv",
-        "RemoteCall",
-        "CollectiveReduce",
-        "CollectiveGather",
-        "CollectiveBcastSend",
-        "CollectiveBcastRecv",
+        # Convolutions (the fused pad/resize forms come from TF's graph-transform tool).
+        "Conv2D",
+        "Conv2DBackpropInput",
+        "Conv3D",
+        "DepthwiseConv2dNative",
+        "FusedPadConv2D",
+        "FusedResizeAndPadConv2D",
+        # Pooling.
+        "MaxPool",
+        "MaxPoolV2",
+        "MaxPool3D",
+        "AvgPool",
+        "AvgPool3D",
+        # Normalization (BatchNormWithGlobalNormalization: 2015-era Inception graphs).
+        "FusedBatchNorm",
+        "FusedBatchNormV2",
+        "FusedBatchNormV3",
+        "BatchNormWithGlobalNormalization",
+        "LRN",
+        # Activations (Erf: GELU).
+        "Relu",
+        "Relu6",
+        "Elu",
+        "Selu",
+        "LeakyRelu",
+        "Sigmoid",
+        "Tanh",
+        "Softplus",
+        "Softsign",
+        "Softmax",
+        "LogSoftmax",
+        "Erf",
+        # Elementwise arithmetic.
+        "Add",
+        "AddV2",
+        "AddN",
+        "Sub",
+        "Mul",
+        "Div",
+        "RealDiv",
+        "DivNoNan",
+        "FloorDiv",
+        "FloorMod",
+        "Maximum",
+        "Minimum",
+        "Neg",
+        "Abs",
+        "Sign",
+        "Square",
+        "Sqrt",
+        "Rsqrt",
+        "Reciprocal",
+        "Exp",
+        "Log",
+        "Log1p",
+        "Pow",
+        "SquaredDifference",
+        "Floor",
+        "Ceil",
+        "Round",
+        "ClipByValue",
+        "BiasAdd",
+        "BiasAddV1",
+        # Reductions.
+        "Mean",
+        "Sum",
+        "Max",
+        "Min",
+        "Prod",
+        "ArgMax",
+        "ArgMin",
+        "All",
+        "Any",
+        # Matrix products.
+        "MatMul",
+        "BatchMatMul",
+        "BatchMatMulV2",
+        "BatchMatMulV3",
+        "Einsum",
+        # Concatenation and splitting.
+        "Concat",
+        "ConcatV2",
+        "Pack",
+        "Unpack",
+        "Split",
+        "SplitV",
+        # Shapes, reshapes and tensor construction.
+        "Reshape",
+        "Squeeze",
+        "ExpandDims",
+        "Transpose",
+        "Shape",
+        "ShapeN",
+        "Size",
+        "Rank",
+        "BroadcastTo",
+        "BroadcastArgs",
+        "Tile",
+        "Fill",
+        "Range",
+        "ZerosLike",
+        "OnesLike",
+        "Cast",
+        # Padding, slicing, gathering and space/depth rearrangement.
+        "Pad",
+        "PadV2",
+        "MirrorPad",
+        "Slice",
+        "StridedSlice",
+        "Gather",
+        "GatherV2",
+        "ReverseV2",
+        "SpaceToBatchND",
+        "BatchToSpaceND",
+        "SpaceToDepth",
+        "DepthToSpace",
+        # Constants, inputs and identities.
+        "Const",
+        "Placeholder",
+        "PlaceholderWithDefault",
+        "Identity",
+        "IdentityN",
+        "Snapshot",
+        "StopGradient",
+        "PreventGradient",
+        "NoOp",
+        # Image resizing.
+        "ResizeBilinear",
+        "ResizeNearestNeighbor",
+        "ResizeBicubic",
+        "ResizeArea",
+        # Comparisons, logic and elementwise selection (no control flow).
+        "Equal",
+        "NotEqual",
+        "Greater",
+        "GreaterEqual",
+        "Less",
+        "LessEqual",
+        "LogicalAnd",
+        "LogicalOr",
+        "LogicalNot",
+        "Select",
+        "SelectV2",
     }
 )
-"""Ops that read or write files, reach the network or run Python."""
+"""The only ops a frozen graph may contain: the stateless computation of frozen vision networks.
 
-_FORBIDDEN_PREFIXES = ("Save", "Restore", "Write", "Reader", "MergeV2Checkpoints", "Collective", "Rpc", "TPU")
+Everything else is refused: file, dataset, summary, queue, reader and
+writer ops, Python calls, Send/Recv, collectives, RPC and TPU ops,
+variables, function calls, control flow, and all stateful or random ops.
+"""
 
 
 class UnsafeGraphError(ValueError):
-    """Raised when a GraphDef contains an op that could touch files, the network or Python."""
+    """Raised when a GraphDef contains an op that is not in `ALLOWED_OPS`.
 
-    def __init__(self, op_type: str, node: str):
+    Attributes:
+        op_type: the refused op.
+        node: the name of the node that uses it.
+        function: the library function holding the node, or ``None`` for the main graph.
+    """
+
+    def __init__(self, op_type: str, node: str, function: str | None = None):
         self.op_type = op_type
         self.node = node
+        self.function = function
+        where = f" in library function {function!r}" if function is not None else ""
         super().__init__(
-            f"Refusing to import the graph: node {node!r} is a {op_type!r} op, which can touch files, "
-            "the network or Python. Only pure computation graphs (frozen weights as constants) are accepted."
+            f"Refusing to import the graph: node {node!r}{where} is a {op_type!r} op, which is not one of "
+            "the vision ops listed in visualizer.models.frozen_graph.ALLOWED_OPS. Only those ops "
+            "(pure computation, frozen weights as constants) are accepted."
         )
 
 
@@ -143,25 +242,25 @@ class FrozenGraph:
     is_bgr: bool = False
 
 
-def _is_forbidden(op_type: str) -> bool:
-    return op_type in FORBIDDEN_OPS or op_type.startswith(_FORBIDDEN_PREFIXES)
-
-
 def check_graph_def(graph_def: Any) -> None:
-    """Refuse graphs with ops that touch files, the network or Python.
+    """Refuse graphs with any op that is not in `ALLOWED_OPS`.
+
+    Every node of the main graph and of every function in its library is
+    checked, before anything is imported or run.
 
     Args:
-        graph_def: a ``GraphDef``; its function library is checked too.
+        graph_def: a ``GraphDef``.
 
     Raises:
-        UnsafeGraphError: naming the first such op and its node.
+        UnsafeGraphError: naming the first such node, its op and its function, if any.
     """
-    nodes = list(graph_def.node)
-    for function in graph_def.library.function:
-        nodes += list(function.node_def)
-    for node in nodes:
-        if _is_forbidden(node.op):
+    for node in graph_def.node:
+        if node.op not in ALLOWED_OPS:
             raise UnsafeGraphError(node.op, node.name)
+    for function in graph_def.library.function:
+        for node in function.node_def:
+            if node.op not in ALLOWED_OPS:
+                raise UnsafeGraphError(node.op, node.name, function.signature.name)
 
 
 def load_graph_def(path: str | Path) -> Any:
@@ -174,7 +273,7 @@ def load_graph_def(path: str | Path) -> Any:
         The parsed ``GraphDef`` with every node's device cleared (as Lucid does).
 
     Raises:
-        UnsafeGraphError: if the graph contains a forbidden op.
+        UnsafeGraphError: if the graph contains an op that is not in `ALLOWED_OPS`.
     """
     import tensorflow as tf
 
@@ -308,7 +407,7 @@ def frozen_graph_model(
         A `keras.Model` (TensorFlow backend) with one output per tensor.
 
     Raises:
-        UnsafeGraphError: the graph contains an op that touches files, the network or Python.
+        UnsafeGraphError: the graph contains an op that is not in `ALLOWED_OPS`.
         RuntimeError: the Keras backend is not TensorFlow.
     """
     if keras.config.backend() != "tensorflow":

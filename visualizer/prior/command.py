@@ -35,13 +35,17 @@ def parse_ks(items: list[str]) -> list[int]:
     return ks
 
 
+def _check_model_path(path: str) -> None:
+    if not Path(path).exists():
+        raise FileNotFoundError(f"No Keras model at {path!r} (a snapshot's model.keras, for example).")
+
+
 def _load_model(path: str):
     import keras
 
     import visualizer.models.inception_v1  # noqa: F401  (registers the model's custom layers)
 
-    if not Path(path).exists():
-        raise FileNotFoundError(f"No Keras model at {path!r} (a snapshot's model.keras, for example).")
+    _check_model_path(path)
     return keras.models.load_model(path, compile=False)
 
 
@@ -71,7 +75,10 @@ def _run_prior(args: argparse.Namespace) -> int:
     from visualizer.prior.generative import render_with_prior
     from visualizer.prior.weights import load_generator
 
-    model, generator = _load_model(args.model), load_generator(args.generator)
+    # Both inputs are checked before the model is built: the file names first, then the generator.
+    _check_model_path(args.model)
+    generator = load_generator(args.generator)
+    model = _load_model(args.model)
     result = render_with_prior(
         model,
         args.layer,
@@ -113,12 +120,13 @@ def _run_ablate(args: argparse.Namespace) -> int:
     from visualizer.prior.ablation import ablate
     from visualizer.prior.weights import load_generator
 
-    model = _load_model(args.model)
     ks = parse_ks(args.ks)
+    _check_model_path(args.model)
+    generator = load_generator(args.generator) if args.generator else None
+    model = _load_model(args.model)
     settings: dict[str, Any] = {"steps": args.steps, "seed": args.seed}
     if args.size:
         settings["size"] = args.size
-    generator = load_generator(args.generator) if args.generator else None
     result = ablate(model, args.layer, args.channel, ks, generator=generator, **settings)
     out = Path(args.out)
     stem = f"{result.layer}_{result.channel}"
@@ -147,13 +155,21 @@ def _run_ablate(args: argparse.Namespace) -> int:
 
 
 def _guarded(run):
+    """`run`, with a bad argument (a layer, channel or k the model lacks) said in one line.
+
+    Other expected errors (a refused or garbage generator file, an unwritable
+    folder) reach `visualizer.cli.main`, which says them in one line too.
+    """
+
     def guarded(args: argparse.Namespace) -> int:
-        from visualizer.prior.stylegan2 import WeightError
+        from visualizer.errors import describe, is_expected
 
         try:
             return run(args)
-        except (FileNotFoundError, KeyError, ValueError, WeightError) as error:
-            print(f"vtl {args.command}: {error}", file=sys.stderr)
+        except (KeyError, ValueError) as error:
+            if is_expected(error):  # main says it (or, with VTL_DEBUG=1, shows its traceback)
+                raise
+            print(f"vtl {args.command}: {describe(error)}", file=sys.stderr)
             return 2
 
     return guarded

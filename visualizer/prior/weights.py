@@ -5,7 +5,9 @@ the tuple ``(G, D, Gs)`` of ``dnnlib.tflib.network.Network`` objects. Loading
 it the usual way executes the network source embedded in it and needs TF 1.x.
 Here the unpickler builds no ``Network``: it keeps each one's state (its
 variables as ``(name, array)`` pairs and its components) and refuses every
-other class than NumPy's array machinery, so a pickle cannot run code. The
+other class than NumPy's array machinery, so a pickle cannot run code: it is
+refused with `UnsafePickleError`, naming the file and the class. A file that is
+not a pickle of that shape raises `GeneratorFileError`. The
 EMA generator ``Gs`` is used; its variables are flattened to
 ``mapping/Dense0/weight``, ``synthesis/4x4/Conv/weight``, ``dlatent_avg``.
 
@@ -17,28 +19,30 @@ ADA-PyTorch pickles embed PyTorch modules and are not read.
 
 from __future__ import annotations
 
-import importlib
+import math
 import os
 import pickle
 import re
+import zipfile
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
+from visualizer.errors import VtlError
 from visualizer.prior.stylegan2 import StyleGAN2, StyleGAN2Config, WeightError
 
-__all__ = ["config_from_variables", "load_generator", "read_generator_config", "read_tf_pickle", "save_npz"]
+__all__ = [
+    "GeneratorFileError",
+    "UnsafePickleError",
+    "config_from_variables",
+    "load_generator",
+    "read_generator_config",
+    "read_tf_pickle",
+    "save_npz",
+]
 
 NETWORK_CLASS = ("dnnlib.tflib.network", "Network")
-_NUMPY_GLOBALS = {
-    ("numpy.core.multiarray", "_reconstruct"),
-    ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy.core.multiarray", "scalar"),
-    ("numpy._core.multiarray", "scalar"),
-    ("numpy", "ndarray"),
-    ("numpy", "dtype"),
-}
 # static_kwargs this port implements only at these values (NVlabs' defaults for config F).
 _REQUIRED_KWARGS = {
     "architecture": "skip",
@@ -57,6 +61,14 @@ _REQUIRED_KWARGS = {
 _LAYER = re.compile(r"^synthesis/(\d+)x\1/")
 
 
+class UnsafePickleError(pickle.UnpicklingError, VtlError):
+    """A generator pickle names a class or function other than a network's or NumPy's; nothing was run."""
+
+
+class GeneratorFileError(WeightError, VtlError):
+    """A weights file is not a StyleGAN2 release pickle or ``.npz`` (garbage, truncated, another format)."""
+
+
 class _NetworkState:
     """What a pickled ``dnnlib.tflib.network.Network`` holds, without building it."""
 
@@ -64,18 +76,141 @@ class _NetworkState:
         self.state = state
 
 
+# NumPy's own unpickling (``ndarray.__setstate__``, ``dtype.__setstate__``) trusts
+# its input: a damaged or crafted state can crash the interpreter. The
+# unpickler hands out these stand-ins instead, which only record what the
+# pickle says; `_materialize` then checks it and builds plain number arrays
+# with ``np.frombuffer``.
+class _NDArrayName:
+    """What the pickle's ``numpy.ndarray`` global stands for: the class `_reconstruct` is asked for."""
+
+
+class _DtypeStandIn:
+    """``numpy.dtype(spec, align, copy)`` and its state, as a pickle gives them."""
+
+    def __init__(self, spec: Any = None, align: Any = False, copy: Any = True) -> None:
+        self.spec = spec
+        self.byteorder = "="
+
+    def __setstate__(self, state: Any) -> None:
+        # (version, byteorder, subarray, names, fields, elsize, alignment, flags); only the byte order counts.
+        self.byteorder = state[1] if isinstance(state, tuple) and len(state) > 1 else None
+
+    def dtype(self) -> np.dtype:
+        """The dtype, when it is a plain boolean or number type."""
+        if not isinstance(self.spec, str) or self.byteorder not in ("<", ">", "|", "="):
+            raise ValueError(f"dtype {self.spec!r} (byte order {self.byteorder!r}) is not a number type")
+        dtype = np.dtype(self.spec)
+        if dtype.kind not in "biuf" or dtype.fields is not None or dtype.subdtype is not None:
+            raise ValueError(f"dtype {self.spec!r} is not a number type")
+        return dtype.newbyteorder(self.byteorder)
+
+
+def _raw_bytes(data: Any) -> bytes:
+    if isinstance(data, str):  # a Python 2 pickle's str, decoded as latin-1
+        return data.encode("latin1")
+    if not isinstance(data, bytes):
+        raise TypeError(f"array data of type {type(data).__name__}")
+    return data
+
+
+class _ArrayStandIn:
+    """``numpy.core.multiarray._reconstruct(ndarray, ...)`` and the state the pickle then sets."""
+
+    state: Any = None
+
+    def __setstate__(self, state: Any) -> None:
+        self.state = state
+
+    def array(self) -> np.ndarray:
+        """The array the state describes, after checking its shape, type and size."""
+        state = self.state
+        if isinstance(state, tuple) and len(state) == 5:  # (version, shape, dtype, is_fortran, data)
+            state = state[1:]
+        if not (isinstance(state, tuple) and len(state) == 4 and isinstance(state[1], _DtypeStandIn)):
+            raise ValueError("an array without its shape, dtype and data")
+        shape, dtype_stand_in, fortran, data = state
+        if not (isinstance(shape, tuple) and all(type(n) is int and n >= 0 for n in shape)):
+            raise ValueError(f"array shape {shape!r}")
+        dtype, raw = dtype_stand_in.dtype(), _raw_bytes(data)
+        if len(raw) != math.prod(shape) * dtype.itemsize:
+            raise ValueError(f"{len(raw)} bytes of data for an array {shape} of {dtype}")
+        return np.frombuffer(raw, dtype).reshape(shape, order="F" if fortran else "C").copy()
+
+
+def _reconstruct(cls: Any, shape: Any, code: Any) -> _ArrayStandIn:
+    if cls is not _NDArrayName:
+        raise ValueError(f"_reconstruct of {cls!r}")
+    return _ArrayStandIn()
+
+
+def _scalar(dtype: Any, data: Any) -> Any:
+    if not isinstance(dtype, _DtypeStandIn):
+        raise ValueError("a NumPy scalar without its dtype")
+    real, raw = dtype.dtype(), _raw_bytes(data)
+    if len(raw) != real.itemsize:
+        raise ValueError(f"{len(raw)} bytes for a {real} scalar")
+    return np.frombuffer(raw, real)[0]
+
+
+_NUMPY_STAND_INS: dict[tuple[str, str], Any] = {
+    ("numpy.core.multiarray", "_reconstruct"): _reconstruct,
+    ("numpy._core.multiarray", "_reconstruct"): _reconstruct,
+    ("numpy.core.multiarray", "scalar"): _scalar,
+    ("numpy._core.multiarray", "scalar"): _scalar,
+    ("numpy", "ndarray"): _NDArrayName,
+    ("numpy", "dtype"): _DtypeStandIn,
+}
+
+
+def _materialize(value: Any, memo: dict[int, Any]) -> Any:
+    """`value` with the stand-ins made arrays and dtypes; shared and cyclic containers are visited once."""
+    if isinstance(value, _ArrayStandIn):
+        return value.array()
+    if isinstance(value, _DtypeStandIn):
+        return value.dtype()
+    if not isinstance(value, (_NetworkState, list, tuple, dict)):
+        return value
+    if id(value) in memo:
+        return memo[id(value)]
+    if isinstance(value, _NetworkState):
+        memo[id(value)] = value
+        value.state = _materialize(getattr(value, "state", None), memo)
+        return value
+    if isinstance(value, list):
+        memo[id(value)] = result = []
+        result.extend(_materialize(item, memo) for item in value)
+        return result
+    if isinstance(value, dict):
+        memo[id(value)] = result = {}
+        result.update((_materialize(k, memo), _materialize(v, memo)) for k, v in value.items())
+        return result
+    memo[id(value)] = result = tuple(_materialize(item, memo) for item in value)
+    return result
+
+
 class _SafeUnpickler(pickle.Unpickler):
+    def __init__(self, stream: Any, path: str, **kwargs: Any) -> None:
+        super().__init__(stream, **kwargs)
+        self.path = path
+
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) == NETWORK_CLASS:
             return _NetworkState
-        if (module, name) in _NUMPY_GLOBALS:
-            if module.startswith("numpy.core.") and hasattr(np, "_core"):  # NumPy 2 moved numpy.core
-                module = "numpy._core." + module[len("numpy.core.") :]
-            return getattr(importlib.import_module(module), name)
-        raise pickle.UnpicklingError(
-            f"Refusing to load {module}.{name} from a StyleGAN2 pickle: only "
-            f"{'.'.join(NETWORK_CLASS)} and NumPy arrays are read (a pickle can run code)."
+        if (module, name) in _NUMPY_STAND_INS:
+            return _NUMPY_STAND_INS[(module, name)]
+        hint = (
+            " (an ADA-PyTorch pickle? those are not read)" if module.split(".")[0].startswith("torch") else ""
         )
+        raise UnsafePickleError(
+            f"Refusing to load {module}.{name} from {self.path!r}: a StyleGAN2 release pickle holds only "
+            f"{'.'.join(NETWORK_CLASS)} and NumPy arrays, and anything else could run code; nothing in it "
+            f"was run{hint}."
+        )
+
+
+def _not_a_release_pickle(path: str, detail: str) -> GeneratorFileError:
+    return GeneratorFileError(f"{path!r} is not a StyleGAN2 release pickle (a tuple G, D, Gs): {detail}.")
 
 
 def _flatten(network: _NetworkState, prefix: str = "") -> dict[str, np.ndarray]:
@@ -103,19 +238,42 @@ def read_tf_pickle(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict
         its components').
 
     Raises:
-        pickle.UnpicklingError: the pickle holds anything but networks and arrays.
-        WeightError: it is not a ``(G, D, Gs)`` tuple of version-4 networks.
+        UnsafePickleError: the pickle names anything but networks and arrays
+            (a `pickle.UnpicklingError`); nothing in it was run.
+        GeneratorFileError: the file is not a pickle (garbage, truncated) or
+            not a ``(G, D, Gs)`` tuple (a `WeightError`).
+        WeightError: its networks are older than version 4.
+        OSError: the file cannot be read.
     """
+    path = os.fspath(path)
     with open(path, "rb") as stream:
-        loaded = _SafeUnpickler(stream, encoding="latin1").load()
+        if stream.read(1) != b"\x80":  # every pickle of protocol 2 or later starts with PROTO
+            raise _not_a_release_pickle(path, "it is not a pickle of protocol 2 or later")
+        stream.seek(0)
+        try:
+            loaded = _materialize(_SafeUnpickler(stream, path, encoding="latin1").load(), {})
+        except (UnsafePickleError, OSError):
+            raise
+        except Exception as error:
+            # Bytes of any shape reach the unpickler, and each way it can fail
+            # (UnpicklingError, EOFError, UnicodeDecodeError, an array whose
+            # data does not fit its shape, RecursionError...) says the same: not a release pickle.
+            raise _not_a_release_pickle(path, f"{type(error).__name__}: {error}") from error
     if not (isinstance(loaded, tuple) and len(loaded) == 3 and isinstance(loaded[2], _NetworkState)):
-        raise WeightError(f"{os.fspath(path)!r} is not a StyleGAN2 release pickle (a tuple G, D, Gs).")
+        raise _not_a_release_pickle(path, f"it holds {type(loaded).__name__}")
     generator = loaded[2]
-    kwargs: dict[str, Any] = {}
-    for component in generator.state.get("components", {}).values():
-        kwargs.update(component.state.get("static_kwargs", {}))
-    kwargs.update(generator.state.get("static_kwargs", {}))
-    return _flatten(generator), kwargs
+    try:
+        kwargs: dict[str, Any] = {}
+        for component in generator.state.get("components", {}).values():
+            kwargs.update(component.state.get("static_kwargs", {}))
+        kwargs.update(generator.state.get("static_kwargs", {}))
+        return _flatten(generator), kwargs
+    except WeightError:
+        raise
+    except (AttributeError, TypeError, ValueError, RecursionError) as error:  # a state of the wrong shape
+        raise _not_a_release_pickle(
+            path, f"its networks' state is malformed ({type(error).__name__}: {error})"
+        ) from error
 
 
 def config_from_variables(
@@ -177,10 +335,23 @@ def _checked_suffix(path: str) -> str:
         raise FileNotFoundError(f"No StyleGAN2 weights at {path!r}.")
     suffix = os.path.splitext(path)[1].lower()
     if suffix not in (".pkl", ".npz"):
-        raise ValueError(
+        raise GeneratorFileError(
             f"Unknown StyleGAN2 weights format {suffix!r} ({path!r}); valid: .pkl (NVlabs TF1), .npz."
         )
     return suffix
+
+
+def _open_npz(path: str) -> Any:
+    """``np.load(path)`` of an ``.npz`` archive, or GeneratorFileError naming the file."""
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except (ValueError, EOFError, zipfile.BadZipFile) as error:
+        raise GeneratorFileError(
+            f"{path!r} is not an .npz of StyleGAN2 weights: {type(error).__name__}: {error}"
+        ) from error
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise GeneratorFileError(f"{path!r} is not an .npz of StyleGAN2 weights: it holds a single array.")
+    return archive
 
 
 def _npz_settings(archive: Any) -> dict[str, Any]:
@@ -203,7 +374,7 @@ def read_generator_config(path: str | os.PathLike) -> StyleGAN2Config:
     path = os.fspath(path)
     if _checked_suffix(path) == ".pkl":
         return config_from_variables(*read_tf_pickle(path))
-    with np.load(path, allow_pickle=False) as archive:
+    with _open_npz(path) as archive:
         settings = _npz_settings(archive)
         if settings:
             return StyleGAN2Config(**settings)
@@ -216,14 +387,17 @@ def load_generator(path: str | os.PathLike) -> StyleGAN2:
 
     Raises:
         FileNotFoundError: `path` does not exist.
-        ValueError: its suffix is neither ``.pkl`` nor ``.npz``.
+        UnsafePickleError: a pickle that names classes other than a network's
+            or NumPy's (nothing in it is run).
+        GeneratorFileError: its suffix is neither ``.pkl`` nor ``.npz``, or the
+            file is not a release pickle or an ``.npz`` (garbage, truncated).
         WeightError: the weights do not make a generator this port implements.
     """
     path = os.fspath(path)
     if _checked_suffix(path) == ".pkl":
         variables, kwargs = read_tf_pickle(path)
         return StyleGAN2(config_from_variables(variables, kwargs), variables)
-    with np.load(path, allow_pickle=False) as archive:
+    with _open_npz(path) as archive:
         variables = {name: archive[name] for name in archive.files if not name.startswith("config/")}
         settings = _npz_settings(archive)
     config = StyleGAN2Config(**settings) if settings else config_from_variables(variables)
