@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 # Render processes for `make render` (vtl render --workers): a number, or auto (one per CPU).
 WORKERS ?= auto
 
-.PHONY: install render train site serve test test-fast bench bench-site bench-atlas bench-prior bench-examples bench-methods device-wheels lint format clean screenshots
+.PHONY: install render train site serve test test-fast test-bench bench bench-site bench-atlas bench-prior bench-examples bench-methods device-wheels lint format clean screenshots
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,12 +35,17 @@ site: $(STAMP)
 serve: site
 	$(PY) -m http.server --directory dist 8000
 
+# The whole suite (the 25 slowest tests listed at the end). Tests of the benchmark scripts'
+# plumbing are opt-in: make test-bench.
 test: $(STAMP)
 	bash tests/setup_system.sh
-	$(PY) -m pytest -n 2 --timeout 900 $(PYTEST_ARGS)
+	$(PY) -m pytest -n 2 --timeout 900 --durations=25 $(PYTEST_ARGS)
 
 test-fast: $(STAMP)
-	$(PY) -m pytest -n 2 -m "not slow and not browser" $(PYTEST_ARGS)
+	$(PY) -m pytest -n 2 -m "not slow and not browser and not bench" $(PYTEST_ARGS)
+
+test-bench: $(STAMP)
+	$(PY) -m pytest -n 2 --timeout 900 -m bench $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(PY) benchmarks/render.py

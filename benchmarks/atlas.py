@@ -29,9 +29,9 @@ import numpy as np  # noqa: E402
 from benchmarks.machine import describe_cpu  # noqa: E402
 from visualizer.atlas.catalog import check, iter_image_files  # noqa: E402
 from visualizer.atlas.job import render_atlas  # noqa: E402
-from visualizer.atlas.pngio import read_png  # noqa: E402
 from visualizer.atlas.workers import resolve_workers, worker_threads  # noqa: E402
 from visualizer.config import ConfigError, load_config  # noqa: E402
+from visualizer.pngio import read_png  # noqa: E402
 
 
 class PeakMemory:

@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 from fake_atlas import BENCHMARK_MODELS, ImageKey, replace_image, write_fake_atlas  # noqa: E402
 
 from benchmarks.machine import describe_cpu  # noqa: E402
-from generator.build import build_site  # noqa: E402
+from vtl_gallery.build import build_site  # noqa: E402
 
 
 def _du(path: Path) -> float:
@@ -58,7 +58,7 @@ def main() -> None:
         report = build_site(
             atlas,
             dist,
-            site_src=ROOT / "site_src",
+            site_src=ROOT / "vtl_gallery" / "site_src",
             base_url="https://example.org/vtl/",
             workers=args.workers,
             log=lambda line: None,

@@ -166,3 +166,36 @@ def test_a_bad_value_in_the_file_names_its_line_even_with_other_overrides(tmp_pa
     path = _write(tmp_path, '[project]\nname = "x"\n[render]\nsize = 0\n')
     with pytest.raises(ConfigError, match=r"c.toml:4: render.size: must be at least 1, received 0"):
         load_config(path, {"render.steps": 4, "project.atlas_dir": "/tmp/a"})
+
+
+def test_a_check_another_layer_adds_runs_on_every_load_and_names_the_line(tmp_path, monkeypatch):
+    """config imports nothing of the project; the atlas's method registry adds its checks this way."""
+    from visualizer import config as config_module
+    from visualizer.config import add_check
+
+    monkeypatch.setattr(config_module, "_CHECKS", [])
+
+    def no_x(config, fail):
+        if config.project.name == "x":
+            fail("project.name", "x is taken")
+
+    assert add_check(no_x) is no_x and add_check(no_x) is no_x
+    assert len(config_module._CHECKS) == 1 and config_module._CHECKS[0] is no_x
+    with pytest.raises(ConfigError, match=r"c\.toml:2: project\.name: x is taken"):
+        load_config(_write(tmp_path, '[project]\nname = "x"\n'))
+    assert load_config(_write(tmp_path, '[project]\nname = "y"\n')).project.name == "y"
+
+
+def test_the_method_registry_checks_planned_methods_at_load(tmp_path):
+    import visualizer.atlas.methods  # noqa: F401  (registers its check, as every planning command does)
+
+    text = '[[models]]\nname = "a"\nsource = "pretrain"\n[[render.plan]]\nmethods = ["lucid", "dream"]\n'
+    with pytest.raises(
+        ConfigError, match=r"c\.toml:5: render\.plan\[0\]\.methods: unknown methods \['dream'\]"
+    ):
+        load_config(_write(tmp_path, text))
+    text = text.replace('"dream"', '"stylegan2"')
+    with pytest.raises(
+        ConfigError, match="render.prior.generator: the stylegan2 method needs StyleGAN2 weights"
+    ):
+        load_config(_write(tmp_path, text))

@@ -67,8 +67,8 @@ def _in_process(capsys, *args: str) -> str:
 
 def _project_classes() -> list[type]:
     classes = [getattr(importlib.import_module(module), name) for module, name in sorted(EXPECTED_CLASSES)]
-    from generator.catalog import UnsafeAtlasError
     from visualizer.train.plan import MissingInputsError
+    from vtl_gallery.catalog import UnsafeAtlasError
 
     class FutureError(VtlError):
         """A class added later, under the project's base."""

@@ -98,7 +98,7 @@ _STAGE_COMMANDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("visualizer.atlas.command", ("plan", "render", "catalog")),
     ("visualizer.analysis.command", ("analyse",)),
     ("visualizer.prior.command", ("prior", "ablate")),
-    ("generator.command", ("site",)),
+    ("vtl_gallery.command", ("site",)),
 )
 
 

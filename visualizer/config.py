@@ -23,9 +23,10 @@ import re
 import sys
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -34,14 +35,17 @@ else:  # pragma: no cover
 
 __all__ = [
     "Config",
+    "ConfigCheck",
     "ConfigError",
     "DatasetConfig",
+    "Fail",
     "ModelConfig",
     "NetworkConfig",
     "PriorConfig",
     "ProjectConfig",
     "RenderConfig",
     "SelectionConfig",
+    "add_check",
     "load_config",
 ]
 
@@ -400,11 +404,6 @@ def _validate(config: Config, reader: _Reader) -> None:
         reader.fail("render.prior.steps", f"must be at least 1, received {prior.steps}")
     if prior.lam < 0:
         reader.fail("render.prior.lam", f"must be non-negative, received {prior.lam}")
-    uses_prior = any("stylegan2" in selection.methods for selection in config.render.plan)
-    if uses_prior and not prior.generator:
-        reader.fail("render.prior.generator", "the stylegan2 method needs StyleGAN2 weights (.pkl or .npz)")
-    if uses_prior and not config.resolve_path(prior.generator).is_file():
-        reader.fail("render.prior.generator", f"no file at {str(config.resolve_path(prior.generator))!r}")
     for index, selection in enumerate(config.render.plan):
         for name in selection.models:
             if name not in names:
@@ -443,18 +442,30 @@ def _validate_examples(config: Config, reader: _Reader) -> None:
         reader.fail(
             "render.examples.dataset", f"unknown value {examples.dataset!r}; valid: own, {', '.join(names)}"
         )
-    for selection in config.render.plan:
-        if not {"examples", "negative_examples"} & set(selection.methods):
-            continue
-        for name in selection.models or names:
-            source = config.model(name if examples.dataset == "own" else examples.dataset)
-            if source.source == "checkpoint":
-                with_data = [m.name for m in config.models if m.source != "checkpoint"]
-                reader.fail(
-                    "render.examples.dataset",
-                    f"model {source.name!r} is a checkpoint without a dataset to draw examples from; "
-                    f"name a model whose dataset to use, one of: {', '.join(with_data)}",
-                )
+
+
+# fail(dotted key, message) raises a ConfigError that names the key's line (or the flag that set it).
+Fail = Callable[[str, str], NoReturn]
+ConfigCheck = Callable[["Config", Fail], None]
+_CHECKS: list[ConfigCheck] = []
+
+
+def add_check(check: ConfigCheck) -> ConfigCheck:
+    """Have `load_config` run ``check(config, fail)`` after its own checks, on every config it loads.
+
+    This module imports nothing of the project, so the checks that need
+    more are added by the layers that know it: the atlas's method registry
+    (`visualizer.atlas.methods`) checks that the plan's methods are
+    registered and that the tables their settings read hold what they need
+    (a generator file for ``stylegan2``). Those run wherever the registry is
+    imported, as it is by every command that plans or renders.
+
+    Returns:
+        `check` (so that it can decorate); adding it twice runs it once.
+    """
+    if check not in _CHECKS:
+        _CHECKS.append(check)
+    return check
 
 
 def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Config:
@@ -470,8 +481,9 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Co
 
     Raises:
         ConfigError: an empty file, unknown key, bad value or type (a size or
-            count below 1, say), unknown choice; the message names the file,
-            line and valid choices, or the flag of an override.
+            count below 1, say), unknown choice, or a failed check that
+            `add_check` added (an unregistered method, say); the message
+            names the file, line and valid choices, or the flag of an override.
         FileNotFoundError: when the file does not exist.
     """
     path = Path(path)
@@ -503,4 +515,6 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Co
     config.path = str(path)
     config.base_dir = str(path.resolve().parent.parent)
     _validate(config, reader)
+    for check in _CHECKS:
+        check(config, reader.fail)
     return config

@@ -27,7 +27,7 @@ EXPECTED_CLASSES: frozenset[tuple[str, str]] = frozenset(
     {
         ("visualizer.errors", "VtlError"),
         ("visualizer.config", "ConfigError"),
-        ("visualizer.atlas.pngio", "AtlasWriteError"),
+        ("visualizer.pngio", "AtlasWriteError"),
         ("visualizer.atlas.workers", "RenderWorkerError"),
         ("visualizer.atlas.keys", "UnsafeNameError"),
         ("visualizer.train.plan", "MissingInputsError"),
@@ -39,8 +39,8 @@ EXPECTED_CLASSES: frozenset[tuple[str, str]] = frozenset(
         ("visualizer.prior.stylegan2", "WeightError"),
         ("visualizer.prior.weights", "UnsafePickleError"),
         ("visualizer.prior.weights", "GeneratorFileError"),
-        ("generator.config", "ConfigError"),
-        ("generator.catalog", "AtlasError"),
+        ("vtl_gallery.config", "ConfigError"),
+        ("vtl_gallery.catalog", "AtlasError"),
     }
 )
 

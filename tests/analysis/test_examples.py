@@ -6,13 +6,8 @@ import keras
 import numpy as np
 import pytest
 
-from visualizer.analysis.examples import (
-    contact_sheet,
-    dataset_examples,
-    grid_geometry,
-    receptive_field,
-    top_activations,
-)
+from visualizer.analysis.examples import contact_sheet, dataset_examples, top_activations
+from visualizer.models.graph import grid_geometry, receptive_field
 from visualizer.models.layers import UnknownLayerError
 
 

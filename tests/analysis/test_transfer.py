@@ -8,7 +8,7 @@ from visualizer.analysis.spatial import image_metrics
 from visualizer.analysis.transfer import _ranks, depth_trend, scale_stability
 from visualizer.atlas.catalog import Catalog, ImageRecord
 from visualizer.atlas.keys import ImageKey
-from visualizer.atlas.pngio import to_uint8, write_png_atomic
+from visualizer.pngio import to_uint8, write_png_atomic
 
 SIZE = 64
 

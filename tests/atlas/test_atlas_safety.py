@@ -24,8 +24,8 @@ from tests.helpers.fake_runs import write_tiny_experiment
 from visualizer.atlas import catalog
 from visualizer.atlas.job import render_atlas
 from visualizer.atlas.lock import atlas_lock
-from visualizer.atlas.pngio import read_png
 from visualizer.config import load_config
+from visualizer.pngio import read_png
 
 pytestmark = pytest.mark.slow
 

@@ -9,7 +9,7 @@ import pytest
 from visualizer.analysis.spatial import image_metrics
 from visualizer.atlas import catalog
 from visualizer.atlas.keys import ImageKey
-from visualizer.atlas.pngio import to_uint8, write_png_atomic
+from visualizer.pngio import to_uint8, write_png_atomic
 
 
 def _write(atlas, key, objective=1.5, seed=0):
@@ -170,3 +170,49 @@ def test_metadata_naming_another_key_is_rejected(tmp_path):
     assert record.sha256
     with sqlite3.connect(tmp_path / catalog.CATALOG_NAME) as db:
         assert db.execute("SELECT path FROM images").fetchall() == [(key.relpath,)]
+
+
+def test_the_catalog_records_the_rules_it_was_written_with(tmp_path):
+    """Key grammar, path format and figure layers: the gallery reads them from meta, not its own copies."""
+    import json
+    import re
+
+    from visualizer.atlas import keys
+    from visualizer.models.layers import figure6_layers, figure7_layers
+
+    key = _keys(1)[0]
+    with catalog.Catalog(tmp_path) as cat:
+        meta = dict(cat.connection.execute("SELECT key, value FROM meta"))
+    assert meta["key_pattern"] == keys.KEY_PATTERN and meta["path_format"] == keys.PATH_FORMAT
+    assert json.loads(meta["figure6_layers"]) == [layer.id for layer in figure6_layers()]
+    assert json.loads(meta["figure7_layers"]) == [layer.id for layer in figure7_layers()]
+    fields = {"model": key.model, "snapshot": key.snapshot, "method": key.method, "layer": key.layer}
+    assert meta["path_format"].format(**fields, channel=key.channel, suffix="") == key.relpath
+    assert meta["path_format"].format(**fields, channel=3, suffix="~seed1").endswith("/0003~seed1.png")
+    for bad in ("-rf", ".hidden", "a/b", ""):
+        assert re.fullmatch(meta["key_pattern"], bad) is None, bad
+    assert re.fullmatch(meta["key_pattern"], "Mixed_4c_Branch_2_b_3x3")
+
+
+def test_the_methods_table_describes_the_registered_methods_with_images(tmp_path):
+    from visualizer.atlas.methods import method_record
+
+    lucid = _write(tmp_path, _keys(1)[0])
+    mystery = _write(tmp_path, ImageKey("celeba", "final", "mystery", "Conv2d_2b_1x1", 0), seed=1)
+    with catalog.Catalog(tmp_path) as cat:
+        assert cat.connection.execute("SELECT COUNT(*) FROM methods").fetchone() == (0,)
+        cat.add_images([lucid, mystery])
+        rows = cat.connection.execute("SELECT * FROM methods").fetchall()
+    record = method_record("lucid")
+    assert rows == [("lucid", "image", record.description, record.order)]  # "mystery" is not registered
+    count, _ = catalog.rebuild(tmp_path)
+    with catalog.Catalog(tmp_path) as cat:
+        assert count == 2 and cat.connection.execute("SELECT * FROM methods").fetchall() == rows
+        cat.connection.execute("DROP TABLE methods")  # a catalog written before the table existed
+        cat.connection.execute("DELETE FROM meta WHERE key != 'format_version'")
+        cat.connection.commit()
+    with catalog.Catalog(tmp_path) as cat:  # opening it adds both, from the images it lists
+        assert cat.connection.execute("SELECT * FROM methods").fetchall() == rows
+        assert cat.connection.execute(
+            "SELECT COUNT(*) FROM meta WHERE key = 'figure7_layers'"
+        ).fetchone() == (1,)

@@ -11,9 +11,9 @@ from visualizer.atlas import catalog
 from visualizer.atlas.job import plan_summary, render_atlas
 from visualizer.atlas.methods import method_settings
 from visualizer.atlas.plan import make_plan
-from visualizer.atlas.pngio import read_png
 from visualizer.config import ConfigError, load_config
 from visualizer.data.worlds import open_world
+from visualizer.pngio import read_png
 
 EXAMPLES_PLAN = """
 [[render.plan]]
@@ -57,7 +57,7 @@ def test_the_atlas_holds_each_model_s_examples_from_its_own_dataset(experiment):
         assert record.settings["crop"] == 32  # the receptive field (43 px) cut to the 32 px images
         assert record.settings["size"] == 2 * 32 + 2  # 2 x 2 crops and a gap
     # The sheet is what dataset_examples makes of the world's first 40 validation images.
-    from visualizer.atlas.job import load_snapshot
+    from visualizer.train.snapshots import load_snapshot
 
     model = load_snapshot(config.resolve_path(config.project.runs_dir), "celeba", "final")[0]
     world = open_world("faces", 32, config.project.seed)
@@ -197,7 +197,7 @@ def test_a_channel_with_the_same_peak_on_every_image_is_reported_as_failed(exper
 
 def test_negative_examples_score_the_pre_relu_layer_from_the_lowest(experiment):
     from visualizer.atlas import methods
-    from visualizer.atlas.job import load_snapshot
+    from visualizer.train.snapshots import load_snapshot
 
     config = load_config(experiment)
     model = load_snapshot(config.resolve_path(config.project.runs_dir), "celeba", "final")[0]

@@ -1,10 +1,12 @@
 """Image keys, their paths, and atomic PNG writes with metadata."""
 
+import re
+
 import numpy as np
 import pytest
 
-from visualizer.atlas.keys import ImageKey, UnsafeNameError
-from visualizer.atlas.pngio import AtlasWriteError, read_png_text, to_uint8, write_png_atomic
+from visualizer.atlas.keys import KEY_PATTERN, PATH_FORMAT, ImageKey, UnsafeNameError, variant_suffix
+from visualizer.pngio import AtlasWriteError, read_png_text, to_uint8, write_png_atomic
 
 
 def test_key_path_round_trip():
@@ -24,6 +26,33 @@ def test_unsafe_components_are_refused(bad):
         ImageKey(bad, "final", "lucid", "Conv2d_1a_7x7", 0)
     with pytest.raises(UnsafeNameError):
         ImageKey("m", "final", "lucid", bad, 0)
+
+
+def test_a_leading_dash_is_refused_everywhere_a_key_reaches_a_command_line():
+    with pytest.raises(UnsafeNameError, match="not starting with '.' or '-'"):
+        ImageKey("m", "final", "lucid", "Conv2d_1a_7x7", 0, "-v")
+    for path in (
+        "images/-m/final/lucid/Conv2d_1a_7x7/0000.png",
+        "images/m/final/lucid/Conv2d_1a_7x7/0000~-v.png",
+    ):
+        with pytest.raises(UnsafeNameError, match="Not an atlas image path"):
+            ImageKey.from_relpath(path)
+    assert re.fullmatch(KEY_PATTERN, "-m") is None and re.fullmatch(KEY_PATTERN, "m-1.0_x")
+
+
+def test_paths_follow_the_one_path_format_both_ways():
+    key = ImageKey("celeba", "final", "lucid", "Conv2d_1a_7x7", 12345, "seed1")
+    fields = dict(model="celeba", snapshot="final", method="lucid", layer="Conv2d_1a_7x7", channel=12345)
+    assert key.relpath == PATH_FORMAT.format(**fields, suffix=variant_suffix("seed1"))
+    assert key.relpath == "images/celeba/final/lucid/Conv2d_1a_7x7/12345~seed1.png"
+    assert ImageKey.from_relpath(key.relpath) == key
+    for bad in (
+        "images/m/final/lucid/Conv2d_1a_7x7/17.png",
+        "images/m/final/lucid/x/y/0017.png",
+        "x/0017.png",
+    ):
+        with pytest.raises(UnsafeNameError):
+            ImageKey.from_relpath(bad)
 
 
 def test_negative_channel_is_refused():
@@ -46,7 +75,7 @@ def test_png_carries_metadata_and_pixels(tmp_path):
 def test_unwritable_folder_gives_a_clear_error(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
-    with pytest.raises(AtlasWriteError, match="Cannot write atlas image"):
+    with pytest.raises(AtlasWriteError, match="Cannot write image"):
         write_png_atomic(blocker / "x.png", np.zeros((2, 2, 3)), {})
 
 

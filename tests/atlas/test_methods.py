@@ -4,7 +4,16 @@ import keras
 import numpy as np
 import pytest
 
-from visualizer.atlas.methods import RendererPool, available_methods, get_method
+from visualizer.atlas.methods import (
+    Method,
+    RendererPool,
+    available_methods,
+    get_method,
+    method_record,
+    method_settings,
+    registered_methods,
+    unregister_method,
+)
 from visualizer.models import inception_v1
 from visualizer.render import render_channels
 
@@ -107,6 +116,73 @@ def test_register_method_checks_the_settings_function_against_per_model():
     with pytest.raises(TypeError, match="'keyword' cannot be called"):
         register_method("keyword", settings=lambda config, *, model: {}, per_model=True)
     assert not {"two", "one", "keyword"} & set(available_methods())
-    # Defaults and *args are fine (the check runs before a decorator is returned; nothing is registered).
-    assert callable(register_method("defaults", settings=lambda config, model=None: {}, per_model=True))
-    assert callable(register_method("star", settings=lambda *args: {}))
+    # Defaults and *args are fine: the decorator registers the function it is applied to, and only then.
+    decorators = {
+        "defaults": register_method("defaults", settings=lambda config, model=None: {}, per_model=True),
+        "star": register_method("star", settings=lambda *args: {}),
+    }
+    assert not set(decorators) & set(available_methods())
+    try:
+        for name, decorate in decorators.items():
+
+            def render(model, layer, channels, **settings):
+                """A method that renders nothing."""
+
+            assert decorate(render) is render
+            record = method_record(name)
+            assert (record.render, record.kind, record.description) == (
+                render,
+                "image",
+                "A method that renders nothing.",
+            )
+        assert method_settings("defaults", None, "any model") == {} and method_settings("star", None) == {}
+    finally:
+        for name in decorators:
+            unregister_method(name)
+    assert not set(decorators) & set(available_methods())
+
+
+def _render_nothing(model, layer, channels, **settings):
+    """Renders nothing."""
+
+
+@pytest.mark.parametrize(
+    "fields, error",
+    [
+        (dict(name="-flag"), "Invalid method name '-flag'"),
+        (dict(name="../up"), "Invalid method name"),
+        (dict(kind="video"), "kind 'video'; valid: image, sheet"),
+        (dict(description=""), "one-line description"),
+        (dict(description="two\nlines"), "one-line description"),
+    ],
+)
+def test_a_method_record_refuses_what_the_atlas_or_gallery_could_not_use(fields, error):
+    with pytest.raises(ValueError, match=error):
+        Method(**{"name": "ok", "kind": "image", "render": _render_nothing, "description": "Fine.", **fields})
+
+
+def test_every_built_in_method_is_one_record_with_a_kind_a_description_and_an_order():
+    records = registered_methods()
+    assert [record.name for record in records] == [
+        "lucid",
+        "neuron",
+        "stylegan2",
+        "negative",
+        "examples",
+        "negative_examples",
+        "diversity",
+    ]
+    kinds = {record.name: record.kind for record in records}
+    assert {name for name, kind in kinds.items() if kind == "sheet"} == {
+        "examples",
+        "negative_examples",
+        "diversity",
+    }
+    for record in records:
+        assert record.description.strip() and "\n" not in record.description
+        assert get_method(record.name) is record.render
+    assert method_record("examples").per_model and not method_record("lucid").per_model
+    checked = {record.name for record in records if record.check is not None}
+    assert checked == {"stylegan2", "examples", "negative_examples"}  # what their config tables must hold
+    with pytest.raises(ValueError, match="valid: diversity, examples, lucid"):
+        method_record("deepdream")

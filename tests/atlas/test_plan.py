@@ -174,3 +174,18 @@ def test_vtl_plan_estimate_uses_both_terms_and_rejects_negative_rates(demo_in_tm
     with pytest.raises(SystemExit):
         main([*args, "--seconds-per-step", "-1"])
     assert "expected a number of at least 0, received '-1'" in capsys.readouterr().err
+
+
+def test_make_plan_checks_methods_for_a_config_loaded_before_the_registry(tmp_path, monkeypatch):
+    from visualizer import config as config_module
+
+    path = tmp_path / "configs" / "c.toml"
+    path.parent.mkdir()
+    path.write_text('[[models]]\nname = "a"\nsource = "pretrain"\n[[render.plan]]\nmethods = ["dream"]\n')
+    with monkeypatch.context() as patch:
+        patch.setattr(config_module, "_CHECKS", [])  # as if visualizer.atlas.methods were not imported yet
+        config = load_config(path)
+    with pytest.raises(
+        ConfigError, match=r"c\.toml:5: render\.plan\[0\]\.methods: unknown methods \['dream'\]"
+    ):
+        make_plan(config, with_costs=False)

@@ -17,8 +17,8 @@ from tests.helpers.fake_runs import write_tiny_experiment
 from visualizer.atlas import catalog
 from visualizer.atlas.job import render_atlas
 from visualizer.atlas.plan import make_plan
-from visualizer.atlas.pngio import AtlasWriteError, read_png
 from visualizer.config import ConfigError, load_config
+from visualizer.pngio import AtlasWriteError, read_png
 from visualizer.render.backend import kernel_library
 
 pytestmark = pytest.mark.slow

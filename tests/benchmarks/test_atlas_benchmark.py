@@ -9,7 +9,7 @@ import pytest
 
 from tests.helpers.benchmark_scripts import load_benchmark
 from tests.helpers.fake_runs import write_tiny_experiment
-from visualizer.atlas.pngio import write_png_atomic
+from visualizer.pngio import write_png_atomic
 
 
 @pytest.fixture(scope="module")

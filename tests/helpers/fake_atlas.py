@@ -28,7 +28,7 @@ from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
 from visualizer.atlas.catalog import CATALOG_NAME, Catalog
-from visualizer.models.layers import LAYERS
+from visualizer.models.layers import LAYERS, figure6_layers, figure7_layers
 
 __all__ = [
     "BENCHMARK_MODELS",
@@ -99,8 +99,7 @@ DEFAULT_MODELS: tuple[FakeModel, ...] = (
     ),
 )
 
-_FIG6 = ("4c_2_b_3x3", "4d_3_b_1x1", "4e_2_a_1x1", "4f_1_a_1x1", "5b_3_b_1x1", "5c_0_a_1x1")
-_FIG6_IDS = tuple(layer.id for short in _FIG6 for layer in LAYERS if layer.short_id == short)
+_FIG6_IDS = tuple(layer.id for layer in figure6_layers())
 
 BENCHMARK_MODELS: tuple[FakeModel, ...] = (
     FakeModel("imagenet", "ImageNet", channels=-1, layers=tuple(layer.id for layer in LAYERS)),
@@ -302,7 +301,7 @@ def _write_catalog(
     path = root / CATALOG_NAME
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
-    # The real catalog creates the schema, the format version and the layer table;
+    # The real catalog creates the schema, the recorded rules (meta) and the layer table;
     # the rows below go in by bulk inserts, which is much faster for 30,000 images.
     catalog = Catalog(root)
     db = catalog.connection
@@ -355,6 +354,7 @@ def _write_catalog(
         [(key.path, "period_px", 2.0 + (key.channel % 9) * 1.5) for key, *_ in results],
     )
     db.commit()
+    catalog.describe_methods({key.method for key, *_ in results})  # registered ones; "channel" is not
     catalog.close()
 
 
@@ -394,7 +394,7 @@ if __name__ == "__main__":
     parser.add_argument("--size", type=int, default=64, help="image side in pixels (default 64)")
     parser.add_argument("--channels", type=int, default=12, help="channels per layer (default 12)")
     options = parser.parse_args()
-    # The default layers plus the eight of the paper's figure 7 (paper positions 2, 9, ..., 51).
-    figure7 = tuple(layer.id for layer in LAYERS if layer.paper_index % 7 == 1)
+    # The default layers plus the eight of the paper's figure 7.
+    figure7 = tuple(layer.id for layer in figure7_layers())
     layers = tuple(dict.fromkeys(DEFAULT_LAYERS + figure7))
     print(write_fake_atlas(options.out, layers=layers, size=options.size, channels=options.channels))

@@ -94,17 +94,17 @@ def write_tiny_experiment(
 
 def other_methods_section(config_path: Path, dist: Path, layer: str = "Mixed_3b_Branch_3_b_1x1") -> str:
     """Render a tiny experiment, build its gallery in `dist`; return channel 0's "Other methods" HTML."""
-    from generator.build import build_site
     from tests.conftest import ROOT
     from visualizer.atlas.job import render_atlas
     from visualizer.config import load_config
+    from vtl_gallery.build import build_site
 
     config = load_config(config_path)
     render_atlas(config, progress=False)
     build_site(
         config.resolve_path(config.project.atlas_dir),
         dist,
-        site_src=ROOT / "site_src",
+        site_src=ROOT / "vtl_gallery" / "site_src",
         workers=1,
         log=lambda _: None,
     )

@@ -60,8 +60,8 @@ def render_golden(root: Path) -> dict[str, tuple[np.ndarray, dict[str, str]]]:
     from tests.helpers.fake_runs import write_tiny_experiment
     from visualizer.atlas import catalog
     from visualizer.atlas.job import render_atlas
-    from visualizer.atlas.pngio import read_png
     from visualizer.config import load_config
+    from visualizer.pngio import read_png
 
     config = load_config(write_tiny_experiment(root, size=16, channels=1, extra=PLAN))
     summary = render_atlas(config, progress=False)

@@ -1,4 +1,4 @@
-"""Tests for visualizer.models.frozen_graph: importing, checking and rendering frozen GraphDefs."""
+"""Frozen GraphDefs: import and checks (visualizer.models.frozen_graph), rendering (render.frozen_graph)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from tensorflow.python.framework.convert_to_constants import (  # noqa: E402
 )
 
 from visualizer.models import frozen_graph as fg  # noqa: E402
+from visualizer.render.frozen_graph import render_frozen_graph_channels  # noqa: E402
 
 
 def export_frozen(tmp_path, value_range=(-1.0, 1.0)):
@@ -52,11 +53,11 @@ def test_wrapped_graph_matches_original(tmp_path):
 def test_render_frozen_graph_channels(tmp_path):
     """Channels of a frozen graph render by tensor name, with the redirected ReLU swapped in."""
     path, tensor, _ = export_frozen(tmp_path)
-    result = fg.render_frozen_graph_channels(path, tensor, [0, 2], size=24, steps=20, progress=False)
+    result = render_frozen_graph_channels(path, tensor, [0, 2], size=24, steps=20, progress=False)
     assert result.images.shape == (2, 24, 24, 3) and np.isfinite(result.objectives).all()
     assert result.failed == []
     with pytest.raises(ValueError, match=r"0\.\.2"):
-        fg.render_frozen_graph_channels(path, tensor, [3], size=24, steps=1, progress=False)
+        render_frozen_graph_channels(path, tensor, [3], size=24, steps=1, progress=False)
 
 
 def test_redirected_gradient_in_frozen_graph(tmp_path):

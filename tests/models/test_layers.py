@@ -36,18 +36,15 @@ def test_lucid_block_names_are_shifted_by_one_letter():
     assert [block.channels for block in layers.BLOCKS] == [256, 480, 512, 512, 512, 528, 832, 832, 1024]
 
 
-def test_figure7_is_every_seventh_layer_in_paper_order():
-    """The eight names printed under the paper's figure 7."""
-    assert [layer.id for layer in layers.figure7_layers()] == [
-        "Conv2d_2b_1x1",
-        "Mixed_3b_Branch_3_b_1x1",
-        "Mixed_4b_Branch_1_a_1x1",
-        "Mixed_4c_Branch_2_a_1x1",
-        "Mixed_4d_Branch_0_a_1x1",
-        "Mixed_4e_Branch_1_b_3x3",
-        "Mixed_4f_Branch_2_b_3x3",
-        "Mixed_5b_Branch_3_b_1x1",
-    ]
+def test_figure7_is_the_eight_layers_the_paper_prints():
+    """Every 7th layer in paper order from the second (0-based 1, 8, ..., 50); not ending with the deepest."""
+    ids = [layer.id for layer in layers.figure7_layers()]
+    assert len(ids) == 8
+    assert ids[:3] == ["Conv2d_2b_1x1", "Mixed_3b_Branch_3_b_1x1", "Mixed_4b_Branch_1_a_1x1"]
+    assert ids[-1] == "Mixed_5b_Branch_3_b_1x1"
+    assert ids == [PAPER_ORDER[index].id for index in (1, 8, 15, 22, 29, 36, 43, 50)]
+    assert PAPER_ORDER[0].id == "Conv2d_1a_7x7" and "Conv2d_1a_7x7" not in ids
+    assert PAPER_ORDER[-1].id == "Mixed_5c_Branch_3_b_1x1" and PAPER_ORDER[-1].id not in ids
 
 
 def test_paper_order_inside_a_block():
@@ -64,6 +61,7 @@ def test_paper_order_inside_a_block():
 
 
 def test_figure6_short_ids():
+    assert [layer.id for layer in layers.figure6_layers()][0] == "Mixed_4c_Branch_2_b_3x3"
     assert [layer.short_id for layer in layers.figure6_layers()] == [
         "4c_2_b_3x3",
         "4d_3_b_1x1",

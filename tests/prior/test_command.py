@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from tests.prior.conftest import colour_classifier, randomized
-from visualizer.atlas.pngio import read_png
 from visualizer.cli import main
+from visualizer.pngio import read_png
 from visualizer.prior.command import parse_ks
 from visualizer.prior.weights import save_npz
 

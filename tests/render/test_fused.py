@@ -9,6 +9,7 @@ import tensorflow as tf
 from keras import layers as kl
 
 from visualizer.models import inception_v1
+from visualizer.models.graph import truncate
 from visualizer.render import ChannelRenderer
 from visualizer.render import objectives as obj
 from visualizer.render.fused import (
@@ -23,7 +24,6 @@ from visualizer.render.fused import (
     select_target_channels,
 )
 from visualizer.render.relu import redirect_relu_gradients
-from visualizer.render.render import truncate
 
 
 def _randomize_norms(model: keras.Model, seed: int) -> None:

@@ -120,8 +120,7 @@ def test_shim_rotate_is_contrib_rotate(tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def small_network(tmp_path_factory: pytest.TempPathFactory) -> tuple[object, Path, str]:
     """The width-0.125 InceptionV1 with seeded weights, and its frozen graph truncated at `LAYER`."""
-    import frozen_models
-
+    from tests.helpers import frozen_models
     from visualizer.models.frozen_graph import export_frozen_graph
 
     model = frozen_models.build_model(width=0.125, seed=0)
@@ -132,7 +131,7 @@ def small_network(tmp_path_factory: pytest.TempPathFactory) -> tuple[object, Pat
 
 def _channel_objectives(model: object, images: np.ndarray) -> np.ndarray:
     """Spatial mean of channel ``CHANNELS[i]`` of `LAYER` on image i (untransformed)."""
-    from visualizer.render.render import truncate
+    from visualizer.models.graph import truncate
 
     probe = truncate(model, LAYER)
     acts = np.asarray(probe(images.astype(np.float32), training=False))

@@ -10,9 +10,9 @@ import pytest
 from keras import ops
 
 from visualizer.models import inception_v1
+from visualizer.models.graph import resolve_model_layer
 from visualizer.models.layers import UnknownLayerError
 from visualizer.render import ChannelRenderer, Rendering, render_channels
-from visualizer.render.render import resolve_model_layer
 
 
 @pytest.fixture(scope="module")

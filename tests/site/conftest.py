@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from fake_atlas import write_fake_atlas
 
-from generator.build import build_site
+from tests.helpers.fake_atlas import write_fake_atlas
+from vtl_gallery.build import build_site
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE_URL = "https://example.org/vtl/"
@@ -15,7 +15,7 @@ BASE_URL = "https://example.org/vtl/"
 
 def build(atlas: Path, dist: Path, **kwargs):
     """Build quietly with the repository's site_src/."""
-    kwargs.setdefault("site_src", ROOT / "site_src")
+    kwargs.setdefault("site_src", ROOT / "vtl_gallery" / "site_src")
     kwargs.setdefault("base_url", BASE_URL)
     kwargs.setdefault("workers", 1)
     return build_site(atlas, dist, log=lambda line: None, **kwargs)

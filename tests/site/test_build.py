@@ -7,8 +7,8 @@ import json
 import re
 import zipfile
 
-from generator.build import build_site
 from visualizer import cli
+from vtl_gallery.build import build_site
 
 from .conftest import BASE_URL, ROOT, build
 
@@ -73,7 +73,7 @@ def test_pre_post_grid_and_paper_order(site):
 def test_figures_rebuilt_from_atlas(site):
     fig7 = (site / "figures/figure-7/index.html").read_text()
     rows = re.findall(r'<th scope="row">(?:<a [^>]*>)?(\w+)', fig7)
-    # Deepest present is Mixed_5b_Branch_3_b_1x1 (paper position 51): the paper's eight layers.
+    # The eight layers the atlas records for figure 7, those the paper prints, whichever are rendered.
     assert rows == [
         "Conv2d_2b_1x1",
         "Mixed_3b_Branch_3_b_1x1",
@@ -139,7 +139,17 @@ def test_builds_without_site_src_or_base_url(atlas, tmp_path):
 
 def test_cli_site_command(atlas, tmp_path, capsys):
     out = tmp_path / "cli"
-    code = cli.main(["site", "--atlas", str(atlas), "--out", str(out), "--site-src", str(ROOT / "site_src")])
+    code = cli.main(
+        [
+            "site",
+            "--atlas",
+            str(atlas),
+            "--out",
+            str(out),
+            "--site-src",
+            str(ROOT / "vtl_gallery" / "site_src"),
+        ]
+    )
     assert code == 0
     assert (out / "index.html").is_file()
     assert "pages" in capsys.readouterr().err

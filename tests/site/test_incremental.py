@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 
-from fake_atlas import ImageKey, replace_image
+from tests.helpers.fake_atlas import ImageKey, replace_image
 
 from .conftest import build
 

@@ -26,13 +26,13 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from fake_atlas import DEFAULT_MODELS, FakeModel, write_fake_atlas
 
-from generator.catalog import UnsafeAtlasError
-from generator.config import ConfigError
-from generator.content import render_markdown
-from generator.urls import unsafe_url
+from tests.helpers.fake_atlas import DEFAULT_MODELS, FakeModel, write_fake_atlas
 from visualizer import cli
+from vtl_gallery.catalog import UnsafeAtlasError
+from vtl_gallery.config import ConfigError
+from vtl_gallery.content import render_markdown
+from vtl_gallery.urls import unsafe_url
 
 from .conftest import ROOT, build
 
@@ -119,7 +119,7 @@ def test_markdown_raw_html_and_script_links_are_neutralised():
 def test_site_src_markdown_page_title_is_escaped(atlas, tmp_path):
     src = tmp_path / "src"
     src.mkdir()
-    (src / "site.toml").write_text((ROOT / "site_src/site.toml").read_text())
+    (src / "site.toml").write_text((ROOT / "vtl_gallery" / "site_src" / "site.toml").read_text())
     (src / "notes.md").write_text("title: <script>x</script>\n\nBody <iframe src=x></iframe>\n")
     dist = tmp_path / "dist"
     build(atlas, dist, site_src=src)
@@ -217,7 +217,7 @@ def test_output_modes_ignore_umask_and_atlas_modes(tmp_path):
     for png in (atlas / "images").rglob("*.png"):
         png.chmod(0o600)
     src = tmp_path / "src"
-    shutil.copytree(ROOT / "site_src", src)
+    shutil.copytree(ROOT / "vtl_gallery" / "site_src", src)
     (src / "templates" / "static").mkdir(parents=True)
     static = src / "templates" / "static" / "extra.css"
     static.write_text("body{}\n")
@@ -258,7 +258,7 @@ BAD_URLS = [
 def _site_src(tmp_path: Path, **settings: str) -> Path:
     """A copy of the repository's site_src/ with `settings` appended to site.toml."""
     src = tmp_path / "src"
-    shutil.copytree(ROOT / "site_src", src)
+    shutil.copytree(ROOT / "vtl_gallery" / "site_src", src)
     toml = (src / "site.toml").read_text()
     for key, value in settings.items():
         toml = re.sub(rf"(?m)^{key} = .*$", "", toml)

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from generator import urls
-from generator.catalog import LayerRow, UnsafeAtlasError, check_component
-from generator.config import ConfigError, load_config
-from generator.parallel import fork_map
+from vtl_gallery import urls
+from vtl_gallery.catalog import LayerRow, UnsafeAtlasError, check_component
+from vtl_gallery.config import ConfigError, load_config
+from vtl_gallery.parallel import fork_map
 
 
 def test_site_toml_rejects_unknown_keys_and_bad_types(tmp_path):
@@ -54,25 +54,47 @@ def test_fork_map_keeps_order_and_sees_parent_objects():
     assert fork_map(lambda i: -i, [1, 2], workers=2) == [-1, -2]
 
 
+def _described_by_the_registry() -> dict:
+    """The ``methods`` rows a catalog writes for the built-in methods."""
+    from visualizer.atlas.methods import registered_methods
+    from vtl_gallery.catalog import MethodRow
+
+    return {m.name: MethodRow(m.name, m.kind, m.description, m.order) for m in registered_methods()}
+
+
 @pytest.mark.parametrize(
-    "counts, primary",
+    "counts, order",
     [
-        ({"examples": 4, "lucid": 4}, "lucid"),  # a tie must not put contact sheets in the grids
-        ({"examples": 9, "diversity": 9, "lucid": 1}, "lucid"),
-        ({"examples": 4, "neuron": 2, "stylegan2": 8}, "neuron"),
-        ({"examples": 9, "custom": 1}, "custom"),
-        ({"diversity": 2, "examples": 5}, "examples"),
-        ({}, "lucid"),
+        ({"examples": 4, "lucid": 4}, ["lucid", "examples"]),  # contact sheets never lead the grids
+        ({"examples": 9, "diversity": 9, "lucid": 1}, ["lucid", "examples", "diversity"]),
+        ({"examples": 4, "neuron": 2, "stylegan2": 8}, ["neuron", "stylegan2", "examples"]),
+        # A method the catalog does not describe is an image, after the described images.
+        ({"examples": 9, "custom": 1, "negative": 1}, ["negative", "custom", "examples"]),
+        ({"diversity": 2, "examples": 5}, ["examples", "diversity"]),
+        ({"channel": 3, "zeta": 1, "alpha": 2}, ["alpha", "channel", "zeta"]),
+        ({}, []),
     ],
 )
-def test_grids_show_a_feature_visualization_before_contact_sheets(counts, primary):
+def test_grids_show_a_feature_visualization_before_contact_sheets(counts, order):
     from types import SimpleNamespace
 
-    from generator.config import SiteConfig
-    from generator.pages import choose_primary
+    from vtl_gallery.config import SiteConfig
+    from vtl_gallery.pages import choose_primary
 
-    atlas = SimpleNamespace(images=[SimpleNamespace(method=m) for m, n in counts.items() for _ in range(n)])
+    images = [SimpleNamespace(method=m) for m, n in counts.items() for _ in range(n)]
+    atlas = SimpleNamespace(images=images, methods=_described_by_the_registry())
     chosen, methods = choose_primary(atlas, SiteConfig())
-    assert chosen == primary and sorted(methods) == sorted(counts)
-    assert methods[:1] == ([primary] if counts else [])
+    assert methods == order and chosen == (order[0] if order else "")
     assert choose_primary(atlas, SiteConfig(primary_method="examples"))[0] == "examples"
+
+
+def test_an_atlas_without_a_methods_table_lists_its_methods_by_name():
+    from types import SimpleNamespace
+
+    from vtl_gallery.config import SiteConfig
+    from vtl_gallery.pages import choose_primary
+
+    atlas = SimpleNamespace(
+        images=[SimpleNamespace(method=m) for m in ("neuron", "lucid", "examples")], methods={}
+    )
+    assert choose_primary(atlas, SiteConfig()) == ("examples", ["examples", "lucid", "neuron"])

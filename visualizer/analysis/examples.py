@@ -20,6 +20,15 @@ import keras
 import numpy as np
 from keras import ops
 
+# GridGeometry, grid_geometry and receptive_field live in `visualizer.models.graph`; re-exported here.
+from visualizer.models.graph import (
+    GridGeometry,
+    grid_geometry,
+    receptive_field,
+    resolve_model_layer,
+    truncate,
+)
+
 __all__ = [
     "DatasetExamples",
     "GridGeometry",
@@ -56,168 +65,6 @@ class DatasetExamples:
     positions: np.ndarray
     crop: int
     inactive: list[int] = dataclasses.field(default_factory=list)
-
-
-_WINDOWED = (
-    keras.layers.Conv2D,
-    keras.layers.DepthwiseConv2D,
-    keras.layers.SeparableConv2D,
-    keras.layers.MaxPooling2D,
-    keras.layers.AveragePooling2D,
-)
-# Layers that move or resample the grid in ways a unit's window cannot follow here.
-_UNSUPPORTED = (
-    keras.layers.Conv2DTranspose,
-    keras.layers.UpSampling2D,
-    keras.layers.Cropping2D,
-    keras.layers.Resizing,
-)
-
-
-@dataclass(frozen=True)
-class GridGeometry:
-    """Where the units of a layer look in the input image.
-
-    Attributes:
-        field: side of one unit's receptive field in input pixels.
-        stride: input pixels between neighbouring units.
-        offset: input coordinate of the centre of unit 0's field (pixel
-            centres at 0, 1, ...; may be negative where padding is seen);
-            unit j's centre is ``offset + j * stride``. None when no image
-            size was given.
-        cells: the layer's grid side for that image size (None without one).
-    """
-
-    field: int
-    stride: int
-    offset: float | None = None
-    cells: int | None = None
-
-
-def _padding_before(layer: keras.layers.Layer, cells: int, span: int) -> tuple[int, int]:
-    """(padding before, output cells) of a windowed layer with window `span` over `cells` inputs."""
-    step = layer.strides[0]
-    if layer.padding == "same":
-        out = -(-cells // step)
-        return max((out - 1) * step + span - cells, 0) // 2, out
-    return 0, (cells - span) // step + 1
-
-
-def _joined(branches: list[tuple[int, int, float, int]], placed: bool) -> tuple[int, int, float, int]:
-    """Where branches meet: the widest field, or with unit positions known, the union of the windows."""
-    if len(branches) == 1 or not placed:
-        return max(branches)
-    low = min(offset - (field - 1) / 2 for field, _, offset, _ in branches)
-    high = max(offset + (field - 1) / 2 for field, _, offset, _ in branches)
-    stride = max(branch[1] for branch in branches)
-    return int(round(high - low)) + 1, stride, (low + high) / 2, branches[0][3]
-
-
-def _window_shape(layer: keras.layers.Layer) -> tuple[tuple, tuple, tuple]:
-    """(kernel, strides, dilation) of a convolution or pooling layer."""
-    kernel = getattr(layer, "kernel_size", None) or layer.pool_size
-    return tuple(kernel), tuple(layer.strides), tuple(getattr(layer, "dilation_rate", (1, 1)))
-
-
-def _check_square(layer: keras.layers.Layer) -> None:
-    """Raise ValueError for a window, stride or padding that differs between rows and columns."""
-    if isinstance(layer, _WINDOWED):
-        pairs = list(_window_shape(layer))
-    elif isinstance(layer, keras.layers.ZeroPadding2D):
-        pairs = [tuple(layer.padding[0]), tuple(layer.padding[1])]
-        pairs = [(pairs[0][0], pairs[1][0]), (pairs[0][1], pairs[1][1])]
-    else:
-        return
-    if any(rows != columns for rows, columns in pairs):
-        raise ValueError(
-            f"Layer {layer.name!r} ({type(layer).__name__}) treats rows and columns differently; "
-            "unit positions are computed for square windows, strides and padding only."
-        )
-
-
-def grid_geometry(model: keras.Model, layer: str, size: int | None = None) -> GridGeometry:
-    """The receptive field, stride and (for a square input of `size` px) unit positions of `layer`.
-
-    Walks the functional graph from the input: a convolution or pooling of
-    kernel k, stride s and dilation d grows the field by ``(k - 1) * d``
-    times the stride accumulated so far and shifts the units by its padding
-    before them (TensorFlow's ``same`` padding puts the odd pixel after);
-    where branches meet (Inception's concatenations), the widest field counts,
-    or with `size` given, the union of the branches' windows (the same where
-    every branch pads symmetrically). Nested models count as the layers
-    inside them.
-
-    Args:
-        model: a functional Keras model.
-        layer: the Keras name of a layer of `model`.
-        size: the input's side in pixels, for `GridGeometry.offset` and
-            `GridGeometry.cells`; None for the field and stride alone.
-
-    Returns:
-        A `GridGeometry`.
-
-    Raises:
-        ValueError: the path to `layer` has a layer that resamples the grid
-            (transposed convolution, upsampling, cropping, resizing) or that
-            treats rows and columns differently.
-    """
-    known: dict[int, tuple[int, int, float, int]] = {}
-
-    def visit(target: keras.layers.Layer) -> tuple[int, int, float, int]:
-        key = id(target)
-        if key not in known:
-            if isinstance(target, _UNSUPPORTED):
-                raise ValueError(
-                    f"Receptive fields through {type(target).__name__} layer {target.name!r} "
-                    "are not supported."
-                )
-            parents = [node.operation for inbound in target._inbound_nodes for node in inbound.parent_nodes]
-            field, stride, offset, cells = (1, 1, 0.0, size or 0)
-            if parents:
-                field, stride, offset, cells = _joined([visit(parent) for parent in parents], bool(size))
-            _check_square(target)
-            if isinstance(target, keras.Model):  # a nested model: its output's geometry, composed
-                output = target.outputs[0]._keras_history.operation.name
-                inner = grid_geometry(target, output, cells or None)
-                offset += (inner.offset or 0.0) * stride
-                field += (inner.field - 1) * stride
-                stride *= inner.stride
-                cells = inner.cells or 0
-            elif isinstance(target, _WINDOWED):
-                kernel, _strides, dilation = _window_shape(target)
-                span = (kernel[0] - 1) * dilation[0] + 1
-                before, out = _padding_before(target, cells, span) if size else (0, 0)
-                offset += ((span - 1) / 2 - before) * stride
-                field += (span - 1) * stride
-                stride *= target.strides[0]
-                cells = out
-            elif isinstance(target, keras.layers.ZeroPadding2D):
-                (top, bottom), _ = target.padding
-                offset -= top * stride
-                cells += top + bottom
-            known[key] = (field, stride, offset, cells)
-        return known[key]
-
-    field, stride, offset, cells = visit(model.get_layer(layer))
-    return GridGeometry(field, stride, offset if size else None, cells if size else None)
-
-
-def receptive_field(model: keras.Model, layer: str) -> tuple[int, int]:
-    """The receptive field of one unit of `layer`, in input pixels (see `grid_geometry`).
-
-    Args:
-        model: a functional Keras model.
-        layer: the Keras name of a layer of `model`.
-
-    Returns:
-        (field side, accumulated stride), both in pixels.
-
-    Raises:
-        ValueError: as `grid_geometry` (resampling layers, or windows,
-            strides or padding that differ between rows and columns).
-    """
-    geometry = grid_geometry(model, layer)
-    return geometry.field, geometry.stride
 
 
 def top_activations(
@@ -265,7 +112,7 @@ def _scan(
     images = np.asarray(images, dtype="float32")
     if len(images) < top:
         raise ValueError(f"top={top} examples need at least {top} images; received {len(images)}.")
-    probe = keras.Model(model.input, model.get_layer(layer).output)
+    probe = truncate(model, layer)
     wanted = np.asarray(channels, dtype="int64")
     batch_size = batch_size or max(1, BATCH_PIXELS // (images.shape[1] * images.shape[2]))
     peaks, places = [], []
@@ -352,8 +199,6 @@ def dataset_examples(
             square, images not square, fewer images than `top`, or a crop
             outside the image.
     """
-    from visualizer.render.render import resolve_model_layer
-
     if top < 1 or math.isqrt(top) ** 2 != top:
         raise ValueError(f"top must be a perfect square (1, 4, 9, 16...); received {top!r}.")
     name = resolve_model_layer(model, layer)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from visualizer.atlas.catalog import connect_read_only
+from visualizer.analysis.readonly import connect_read_only
 
 __all__ = ["LayerScale", "depth_trend", "scale_stability"]
 

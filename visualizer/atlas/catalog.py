@@ -4,6 +4,14 @@ The images are the truth; the catalog is rebuilt from their PNG metadata by
 `rebuild`, reconciled with the files by `sync` (which also finds and removes
 damaged images, so a render replaces them), and audited by `check`, which
 writes nothing.
+
+Beside the images, the catalog records the rules the atlas was written with,
+so that the gallery (a separate package) reads them instead of keeping its
+own copies: the key grammar and path format (`visualizer.atlas.keys`) and
+the figure 6 and 7 layers (`visualizer.models.layers`) in ``meta``, and the
+kind, description and display order of each registered method that has
+images (`visualizer.atlas.methods`) in ``methods``. Code writes them, so a
+rebuild from the images alone writes the same.
 """
 
 from __future__ import annotations
@@ -18,10 +26,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from visualizer.analysis.readonly import connect_read_only  # re-exported: part of this module's API
 from visualizer.analysis.spatial import image_metrics
-from visualizer.atlas.keys import IMAGES_DIR, ImageKey, UnsafeNameError
-from visualizer.atlas.pngio import TEMP_PREFIX, read_png
-from visualizer.models.layers import LAYERS
+from visualizer.atlas.keys import IMAGES_DIR, KEY_PATTERN, PATH_FORMAT, ImageKey, UnsafeNameError
+from visualizer.atlas.methods import registered_methods
+from visualizer.models.layers import LAYERS, figure6_layers, figure7_layers
+from visualizer.pngio import TEMP_PREFIX, read_png
 
 __all__ = [
     "CATALOG_NAME",
@@ -38,6 +48,7 @@ __all__ = [
     "rebuild",
     "record_from_png",
     "remove_temporary_files",
+    "rules_meta",
     "sync",
 ]
 
@@ -65,8 +76,22 @@ CREATE TABLE IF NOT EXISTS images(
     UNIQUE (model, snapshot, method, layer, channel, variant));
 CREATE TABLE IF NOT EXISTS metrics(path TEXT, name TEXT, value REAL, PRIMARY KEY (path, name));
 CREATE TABLE IF NOT EXISTS files(path TEXT PRIMARY KEY, bytes INTEGER, mtime_ns INTEGER);
+CREATE TABLE IF NOT EXISTS methods(
+    name TEXT PRIMARY KEY, kind TEXT, description TEXT, display_order INTEGER);
 CREATE INDEX IF NOT EXISTS images_by_layer ON images(layer, channel);
 """
+
+
+def rules_meta() -> dict[str, str]:
+    """The ``meta`` rows that record the atlas's rules: key grammar, path format, figure 6 and 7 layers."""
+    return {
+        "format_version": FORMAT_VERSION,
+        "key_pattern": KEY_PATTERN,
+        "path_format": PATH_FORMAT,
+        "figure6_layers": json.dumps([layer.id for layer in figure6_layers()]),
+        "figure7_layers": json.dumps([layer.id for layer in figure7_layers()]),
+    }
+
 
 TEXT_KEY = "vtl:key"
 TEXT_SETTINGS = "vtl:settings"
@@ -181,9 +206,7 @@ class Catalog:
                     Path(f"{self.path}{suffix}").unlink(missing_ok=True)
             raise
         with self.connection:
-            self.connection.execute(
-                "INSERT OR REPLACE INTO meta VALUES ('format_version', ?)", (FORMAT_VERSION,)
-            )
+            self.connection.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", rules_meta().items())
             self.connection.executemany(
                 "INSERT OR REPLACE INTO layers VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
@@ -200,6 +223,10 @@ class Catalog:
                     )
                     for layer in LAYERS
                 ],
+            )
+            # Catalogs written before the methods table get it here; so do descriptions that changed.
+            self._describe_methods(
+                row[0] for row in self.connection.execute("SELECT DISTINCT method FROM images")
             )
 
     def __enter__(self) -> Catalog:
@@ -223,12 +250,36 @@ class Catalog:
         Returns:
             The number of images written, in one transaction.
         """
-        count = 0
+        count, methods = 0, set()
         with self.connection:
             for record in records:
                 self._insert(record)
+                methods.add(record.key.method)
                 count += 1
+            self._describe_methods(methods)
         return count
+
+    def describe_methods(self, names: Iterable[str]) -> None:
+        """Write the ``methods`` rows (kind, description, display order) of the registered methods in `names`.
+
+        `add_images` does this for the methods of the images it indexes; a
+        writer that inserts image rows itself calls it. Unregistered names
+        get no row: the gallery shows such a method as an image, after the
+        described ones.
+        """
+        with self.connection:
+            self._describe_methods(names)
+
+    def _describe_methods(self, names: Iterable[str]) -> None:
+        wanted = set(names)
+        self.connection.executemany(
+            "INSERT OR REPLACE INTO methods VALUES (?, ?, ?, ?)",
+            [
+                (method.name, method.kind, method.description, method.order)
+                for method in registered_methods()
+                if method.name in wanted
+            ],
+        )
 
     def _insert(self, record: ImageRecord) -> None:
         key, info, settings = record.key, record.model_info, record.settings
@@ -390,22 +441,6 @@ class CheckReport:
         if self.temporary:
             lines.append("temporary files: the next `vtl render` on this atlas removes them")
         return lines
-
-
-def connect_read_only(path: str | os.PathLike) -> sqlite3.Connection:
-    """Open a ``catalog.sqlite`` for reading only; it works on a read-only folder or medium too.
-
-    ``mode=ro`` never writes, but a WAL database needs its ``-shm`` file, which
-    SQLite cannot create where the folder is read-only; there the catalog is
-    opened as immutable (no writer can be at work on a read-only medium).
-    """
-    uri = Path(path).resolve().as_uri()
-    try:
-        connection = sqlite3.connect(f"{uri}?mode=ro", uri=True, timeout=60)
-        connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
-        return connection
-    except sqlite3.OperationalError:
-        return sqlite3.connect(f"{uri}?immutable=1", uri=True)
 
 
 def _read_only_checksums(atlas_dir: Path) -> dict[str, str] | None:

@@ -4,10 +4,10 @@ The order of work: check everything that can be checked before rendering
 (snapshots trained, atlas writable), take the atlas's writer lock
 (`visualizer.atlas.lock`), reconcile the catalog with the files a previous
 run may have left (damaged images are deleted, so they are rendered again),
-then render batch by batch, writing each image atomically and indexing it,
-in this process or in several worker processes (`visualizer.atlas.workers`).
-Killing the run at any moment loses at most the batches in flight; a rerun
-skips what exists and is sound.
+then render batch by batch (`visualizer.atlas.batch`), writing each image
+atomically and indexing it, in this process or in several worker processes
+(`visualizer.atlas.workers`). Killing the run at any moment loses at most the
+batches in flight; a rerun skips what exists and is sound.
 """
 
 from __future__ import annotations
@@ -19,17 +19,15 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from visualizer.analysis.spatial import image_metrics
-from visualizer.atlas.catalog import Catalog, ImageRecord, file_sha256, remove_temporary_files, sync
+from visualizer.atlas.batch import BatchRenderer
+from visualizer.atlas.catalog import Catalog, remove_temporary_files, sync
 from visualizer.atlas.lock import atlas_lock
-from visualizer.atlas.methods import get_method, method_settings
 from visualizer.atlas.plan import Plan, RenderBatch, make_plan
-from visualizer.atlas.pngio import TEMP_PREFIX, AtlasWriteError, to_uint8, write_png_atomic
 from visualizer.config import Config, ConfigError
-from visualizer.train.snapshots import load_snapshot, read_meta, snapshot_dir
+from visualizer.pngio import AtlasWriteError
+from visualizer.train.snapshots import read_meta, snapshot_dir
 
 __all__ = [
-    "BatchRenderer",
     "RenderSummary",
     "check_atlas_writable",
     "check_snapshots",
@@ -93,24 +91,6 @@ def check_atlas_writable(atlas_dir: Path) -> None:
         raise AtlasWriteError(
             error.errno, f"The atlas directory {atlas_dir} is not writable: {error.strerror or error}"
         ) from error
-
-
-def _model_info(meta: dict, channels: int) -> dict:
-    keep = (
-        "dataset",
-        "dataset_kind",
-        "iteration",
-        "is_final",
-        "metric_name",
-        "metric",
-        "parent",
-        "description",
-        "num_classes",
-        "width",
-    )
-    info = {key: meta.get(key) for key in keep}
-    info["channels"] = channels
-    return info
 
 
 def render_atlas(
@@ -221,83 +201,6 @@ def _render_here(
         for batch in batches:
             bar.set_postfix_str(f"{batch.model}/{batch.snapshot} {batch.layer}", refresh=False)
             yield (batch, *renderer.render(batch, catalog))
-
-
-class BatchRenderer:
-    """Renders plan batches into an atlas, keeping the last snapshot it loaded.
-
-    Args:
-        config: the experiment.
-        metas: {(model, snapshot): meta.json contents}, from `check_snapshots`.
-        atlas_dir: where the images go.
-        temp_prefix: the name prefix of this writer's temporary files (`visualizer.atlas.lock`).
-    """
-
-    def __init__(
-        self,
-        config: Config,
-        metas: dict[tuple[str, str], dict],
-        atlas_dir: Path,
-        temp_prefix: str = TEMP_PREFIX,
-    ):
-        from visualizer.render.backend import kernel_library  # imports Keras: only when rendering
-
-        self.config, self.metas, self.atlas_dir = config, metas, atlas_dir
-        self.temp_prefix = temp_prefix
-        self.runs_dir = config.resolve_path(config.project.runs_dir)
-        self.settings = {"config_hash": config.digest(), "kernels": kernel_library()}
-        self._loaded: tuple[tuple[str, str], object] | None = None
-
-    def model(self, batch: RenderBatch):
-        """The Keras model of the batch's snapshot (loaded once per run of batches of one snapshot)."""
-        wanted = (batch.model, batch.snapshot)
-        if self._loaded is None or self._loaded[0] != wanted:
-            self._loaded = (wanted, load_snapshot(self.runs_dir, *wanted)[0])
-        return self._loaded[1]
-
-    def render(self, batch: RenderBatch, catalog: Catalog) -> tuple[int, int]:
-        """Render one batch and write its missing images.
-
-        The whole batch is rendered even when some images exist, so that an
-        image never depends on what survived an interrupted run.
-
-        Returns:
-            (images written, channels whose optimization failed).
-        """
-        from visualizer.models.inception_v1 import channel_count
-
-        config, model = self.config, self.model(batch)
-        seed = batch.seed(config.project.seed)
-        settings = method_settings(batch.method, config, batch.model)
-        result = get_method(batch.method)(model, batch.layer, batch.channels, seed=seed, **settings)
-        # The image side is the method's (a generator's resolution for stylegan2).
-        recorded = {
-            **self.settings,
-            **settings,
-            **result.recorded,
-            "size": int(result.images.shape[1]),
-            "seed": seed,
-        }
-        info = _model_info(self.metas[(batch.model, batch.snapshot)], channel_count(model, batch.layer))
-        records = []
-        for index, key in enumerate(batch.keys):
-            path = self.atlas_dir / key.relpath
-            if path.is_file():
-                continue
-            record = ImageRecord(
-                key=key,
-                objective=float(result.objectives[index]),
-                settings=dict(recorded, failed=key.channel in result.failed),
-                model_info=info,
-            )
-            pixels = to_uint8(result.images[index])
-            record.metrics = image_metrics(pixels)
-            record.bytes = write_png_atomic(path, pixels, record.png_text(), self.temp_prefix)
-            record.sha256 = file_sha256(path)
-            record.mtime_ns = path.stat().st_mtime_ns
-            records.append(record)
-        catalog.add_images(records)
-        return len(records), len(result.failed)
 
 
 def plan_summary(

@@ -1,22 +1,59 @@
-"""Image keys of the atlas and the paths derived from them.
+"""Image keys of the atlas and the paths derived from them: the key grammar and the path format.
 
 One image per key (model, snapshot, method, layer, channel, variant), at
-``images/<model>/<snapshot>/<method>/<layer>/<channel:04d>[~<variant>].png``.
-Key components are restricted to ``[A-Za-z0-9_.-]`` without a leading dot,
-so no key can name a path outside the atlas.
+`PATH_FORMAT`: ``images/<model>/<snapshot>/<method>/<layer>/<channel:04d>[~<variant>].png``.
+Key components match `KEY_PATTERN`: ``[A-Za-z0-9_.-]``, not starting with a
+dot (no key can name a path outside the atlas) nor a dash (no key reads as
+an option on a command line). The catalog records both rules in its ``meta``
+table, so the gallery validates an atlas by the rules it was written with.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import string
 from dataclasses import asdict, dataclass
 
-__all__ = ["IMAGES_DIR", "ImageKey", "UnsafeNameError", "check_component"]
+__all__ = [
+    "IMAGES_DIR",
+    "KEY_PATTERN",
+    "PATH_FORMAT",
+    "ImageKey",
+    "UnsafeNameError",
+    "check_component",
+    "variant_suffix",
+]
 
 IMAGES_DIR = "images"
-_SAFE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
-_FILE = re.compile(r"(\d{4,})(?:~([A-Za-z0-9_][A-Za-z0-9_.-]*))?\.png")
+KEY_PATTERN = r"[A-Za-z0-9_][A-Za-z0-9_.-]*"
+"""The grammar of a key component (model, snapshot, method, layer, non-empty variant), for `re.fullmatch`."""
+PATH_FORMAT = IMAGES_DIR + "/{model}/{snapshot}/{method}/{layer}/{channel:04d}{suffix}.png"
+"""An image's path relative to the atlas root; ``suffix`` is `variant_suffix` of the key's variant."""
+
+_SAFE = re.compile(KEY_PATTERN)
+
+
+def _path_regex(path_format: str) -> re.Pattern[str]:
+    """The regex that parses paths `path_format` writes back into their fields."""
+    parts = []
+    for literal, name, _spec, _conversion in string.Formatter().parse(path_format):
+        parts.append(re.escape(literal))
+        if name == "channel":
+            parts.append(r"(?P<channel>\d{4,})")
+        elif name == "suffix":
+            parts.append(rf"(?:~(?P<variant>{KEY_PATTERN}))?")
+        elif name:
+            parts.append(rf"(?P<{name}>{KEY_PATTERN})")
+    return re.compile("".join(parts))
+
+
+_PATH = _path_regex(PATH_FORMAT)
+
+
+def variant_suffix(variant: str) -> str:
+    """The ``suffix`` field of `PATH_FORMAT`: ``~<variant>``, or empty for the default variant."""
+    return f"~{variant}" if variant else ""
 
 
 class UnsafeNameError(ValueError):
@@ -55,8 +92,14 @@ class ImageKey:
     @property
     def relpath(self) -> str:
         """Path relative to the atlas root, '/' separated."""
-        name = f"{self.channel:04d}" + (f"~{self.variant}" if self.variant else "") + ".png"
-        return "/".join((IMAGES_DIR, self.model, self.snapshot, self.method, self.layer, name))
+        return PATH_FORMAT.format(
+            model=self.model,
+            snapshot=self.snapshot,
+            method=self.method,
+            layer=self.layer,
+            channel=self.channel,
+            suffix=variant_suffix(self.variant),
+        )
 
     def to_json(self) -> str:
         """The key as compact JSON (stored in the PNG and the catalog)."""
@@ -71,12 +114,19 @@ class ImageKey:
     @classmethod
     def from_relpath(cls, relpath: str) -> ImageKey:
         """Recover a key from its path (used to cross-check PNG metadata)."""
-        parts = relpath.split("/")
-        match = _FILE.fullmatch(parts[-1]) if len(parts) == 6 else None
-        if parts[0] != IMAGES_DIR or match is None:
+        match = _PATH.fullmatch(relpath)
+        if match is None:
             raise UnsafeNameError(f"Not an atlas image path: {relpath!r}")
-        return cls(parts[1], parts[2], parts[3], parts[4], int(match.group(1)), match.group(2) or "")
+        fields = match.groupdict()
+        return cls(
+            fields["model"],
+            fields["snapshot"],
+            fields["method"],
+            fields["layer"],
+            int(fields["channel"]),
+            fields["variant"] or "",
+        )
 
     def __str__(self) -> str:
-        variant = f"~{self.variant}" if self.variant else ""
-        return f"{self.model}/{self.snapshot}/{self.method}/{self.layer}:{self.channel}{variant}"
+        suffix = variant_suffix(self.variant)
+        return f"{self.model}/{self.snapshot}/{self.method}/{self.layer}:{self.channel}{suffix}"

@@ -23,7 +23,7 @@ import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from visualizer.atlas.pngio import TEMP_PREFIX
+from visualizer.pngio import TEMP_PREFIX
 
 __all__ = ["LOCK_NAME", "AtlasLockedError", "atlas_lock", "temp_prefix"]
 

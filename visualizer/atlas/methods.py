@@ -1,4 +1,4 @@
-"""Rendering methods the atlas can run, by name.
+"""Rendering methods the atlas can run, by name: one `Method` record each, in one registry.
 
 A method turns (model, layer, channels) into one image per channel:
 ``lucid`` is Lucid's channel visualization, ``neuron`` Lucid's neuron
@@ -8,15 +8,29 @@ images of the channel made to differ (Lucid's diversity term),
 ``stylegan2`` the paper's generative prior (`visualizer.prior.generative`),
 ``examples`` contact sheets of the dataset images that excite each channel
 most (`visualizer.analysis.examples`), ``negative_examples`` those it
-responds to least. Each method registers the function
-that renders and the function that reads its settings from the config; the
-atlas job calls ``method(model, layer, channels, seed=..., **settings(config))``
+responds to least.
+
+A `Method` holds everything about one method: its render function, the
+function that reads its settings from the config, the FLOPs of one step (for
+plans and estimates), its kind (an ``image`` or a contact ``sheet``), a
+one-line description and its display order (for the gallery, which reads
+them from the catalog's ``methods`` table). Adding a method is one function
+and one registration beside it::
+
+    @register_method("mine", kind="image", order=45, description="What the image shows, in one line.")
+    def mine(model, layer, channels, *, size, steps, seed, **settings) -> MethodResult: ...
+
+The built-in methods below are registered that way, each beside its
+function; a method in a module of its own registers when that module is
+imported (before the config is loaded, so that `load_config` knows it).
+The atlas job calls ``method(model, layer, channels, seed=..., **settings(config))``
 and records the settings with every image.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import inspect
 import os
 from collections.abc import Callable, Sequence
@@ -26,17 +40,37 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from visualizer.atlas.keys import check_component
+from visualizer.config import Config, Fail, SelectionConfig, add_check
+
 if TYPE_CHECKING:
     from visualizer.render.render import Rendering
 
 __all__ = [
+    "DEFAULT_ORDER",
+    "METHOD_KINDS",
+    "Method",
     "MethodResult",
     "available_methods",
+    "check_planned_methods",
     "get_method",
+    "method_record",
     "method_settings",
     "method_step_flops",
+    "register",
     "register_method",
+    "registered_methods",
+    "unregister_method",
 ]
+
+METHOD_KINDS = ("image", "sheet")
+"""``image``: one picture of the channel per image; ``sheet``: a contact sheet of several pictures.
+
+The gallery's grids show an image method where the atlas has one; sheets go
+after images on every list.
+"""
+DEFAULT_ORDER = 1000
+"""The display order of a method registered without one: after the built-in methods."""
 
 
 @dataclass
@@ -58,10 +92,8 @@ MethodFunction = Callable[..., MethodResult]
 # config -> settings, or (config, model name) -> settings for methods registered with per_model=True.
 SettingsFunction = Callable[..., dict[str, Any]]
 StepFlopsFunction = Callable[[Any, str], float]
-_METHODS: dict[str, MethodFunction] = {}
-_SETTINGS: dict[str, SettingsFunction] = {}
-_PER_MODEL: dict[str, bool] = {}
-_STEP_FLOPS: dict[str, StepFlopsFunction] = {}
+# (config, the plan entries that use the method, fail): what the config must hold for the method to run.
+CheckFunction = Callable[[Config, list[SelectionConfig], Fail], None]
 
 
 def _render_settings(config) -> dict[str, Any]:
@@ -92,60 +124,173 @@ def _objective_settings(objective: str) -> SettingsFunction:
     return settings
 
 
+def _check_settings_function(name: str, settings: SettingsFunction, per_model: bool) -> None:
+    """Raise TypeError unless `settings` takes ``(config)``, or ``(config, model)`` with `per_model`."""
+    arguments = (None, None) if per_model else (None,)
+    try:
+        inspect.signature(settings).bind(*arguments)
+    except TypeError as error:
+        form = "(config, model name) with per_model=True" if per_model else "(config) with per_model=False"
+        raise TypeError(
+            f"The settings function of method {name!r} cannot be called as {form}: {error}."
+        ) from None
+
+
+@dataclass(frozen=True)
+class Method:
+    """One atlas method: how it renders, from which settings, at what cost, and how the gallery shows it.
+
+    Attributes:
+        name: the method's name in configs, atlas paths and the gallery (a
+            key component, `visualizer.atlas.keys.KEY_PATTERN`).
+        kind: one of `METHOD_KINDS`: ``"image"`` or ``"sheet"`` (a contact sheet).
+        render: ``(model, layer, channels, *, seed, **settings) -> MethodResult``.
+        settings: ``config -> keyword arguments`` of `render` (JSON values,
+            ``steps`` among them: 0 for a method that runs no optimization),
+            or ``(config, model name) -> keyword arguments`` with `per_model`.
+        step_flops: ``(config, layer id) -> FLOPs`` of one optimization step
+            of one image (for a method with ``steps`` 0: of one whole batch).
+        description: one line for the gallery: what the image shows.
+        order: display order in the gallery's lists (lower first; ties by name).
+        per_model: the settings differ by model; `settings` takes the model's
+            name as its second argument.
+        check: ``(config, plan entries using the method, fail)``: raise with
+            ``fail(dotted key, message)`` where the config cannot serve the
+            method (no generator file for ``stylegan2``, say); `load_config`
+            and `visualizer.atlas.plan.make_plan` run it for planned methods.
+
+    Raises:
+        ValueError: an unsafe name, an unknown kind, or a description that is
+            empty or longer than one line.
+        TypeError: `settings` cannot be called as `per_model` says.
+    """
+
+    name: str
+    kind: str
+    render: MethodFunction
+    description: str
+    settings: SettingsFunction = _render_settings
+    step_flops: StepFlopsFunction = _classifier_step_flops
+    order: int = DEFAULT_ORDER
+    per_model: bool = False
+    check: CheckFunction | None = None
+
+    def __post_init__(self) -> None:
+        check_component("method name", self.name)
+        if self.kind not in METHOD_KINDS:
+            raise ValueError(
+                f"Method {self.name!r} has kind {self.kind!r}; valid: {', '.join(METHOD_KINDS)}."
+            )
+        if not self.description.strip() or "\n" in self.description.strip():
+            raise ValueError(
+                f"Method {self.name!r} needs a one-line description, received {self.description!r}."
+            )
+        _check_settings_function(self.name, self.settings, self.per_model)
+
+    def settings_for(self, config, model: str | None = None) -> dict[str, Any]:
+        """The keyword arguments `render` takes from `config` (for `model` where `per_model`)."""
+        if self.per_model:
+            if model is None:
+                raise ValueError(f"The settings of method {self.name!r} depend on the model; pass model=.")
+            return self.settings(config, model)
+        return self.settings(config)
+
+    def flops(self, config, layer_id: str) -> float:
+        """FLOPs of one step of one image on `layer_id` (an InceptionV1 layer id)."""
+        return float(self.step_flops(config, layer_id))
+
+
+_REGISTRY: dict[str, Method] = {}
+
+
+def register(method: Method) -> Method:
+    """Make `method` available to plans under its name (replacing one registered under the same name)."""
+    _REGISTRY[method.name] = method
+    return method
+
+
 def register_method(
     name: str,
     settings: SettingsFunction | None = None,
     step_flops: StepFlopsFunction | None = None,
     per_model: bool = False,
+    *,
+    kind: str = "image",
+    description: str | None = None,
+    order: int = DEFAULT_ORDER,
+    check: CheckFunction | None = None,
 ) -> Callable[[MethodFunction], MethodFunction]:
-    """Decorator: make a method available to plans under `name`.
+    """Decorator: register the decorated render function as the `Method` called `name`.
 
     Args:
         name: the method's name in configs, atlas paths and the gallery.
-        settings: ``config -> keyword arguments`` of the method (JSON
-            values, ``steps`` among them: 0 for a method that runs no
-            optimization), or ``(config, model name) -> keyword arguments``
-            with `per_model`; default: Lucid's settings from ``config.render``.
-        step_flops: ``(config, layer id) -> FLOPs`` of one optimization step
-            of one image (for a method with ``steps`` 0: of one whole batch),
-            for plans and estimates; default: the classifier's forward pass
-            and input gradient to the layer.
+        settings: see `Method.settings`; default: Lucid's settings from ``config.render``.
+        step_flops: see `Method.step_flops`; default: the classifier's forward
+            pass and input gradient to the layer.
         per_model: the settings differ by model, and `settings` takes the
             model's name as its second argument.
-    """
+        kind: ``"image"`` or ``"sheet"`` (`METHOD_KINDS`).
+        description: one line for the gallery; default: the first line of
+            the function's docstring.
+        order: display order in the gallery (lower first).
+        check: see `Method.check`.
 
+    Returns:
+        The decorator; it returns the function unchanged.
+
+    Raises:
+        TypeError: `settings` cannot be called as `per_model` says (raised
+            here, before anything is registered).
+    """
     if settings is not None:
-        arguments = (None, None) if per_model else (None,)
-        try:
-            inspect.signature(settings).bind(*arguments)
-        except TypeError as error:
-            form = (
-                "(config, model name) with per_model=True" if per_model else "(config) with per_model=False"
-            )
-            raise TypeError(
-                f"The settings function of method {name!r} cannot be called as {form}: {error}."
-            ) from None
+        _check_settings_function(name, settings, per_model)
 
     def decorate(function: MethodFunction) -> MethodFunction:
-        _METHODS[name] = function
-        _SETTINGS[name] = settings or _render_settings
-        _PER_MODEL[name] = per_model
-        _STEP_FLOPS[name] = step_flops or _classifier_step_flops
+        summary = description if description is not None else (inspect.getdoc(function) or "").split("\n")[0]
+        register(
+            Method(
+                name=name,
+                kind=kind,
+                render=function,
+                description=summary,
+                settings=settings or _render_settings,
+                step_flops=step_flops or _classifier_step_flops,
+                order=order,
+                per_model=per_model,
+                check=check,
+            )
+        )
         return function
 
     return decorate
 
 
+def unregister_method(name: str) -> Method:
+    """Remove the method called `name` from the registry and return it (for plugins and tests)."""
+    method_record(name)
+    return _REGISTRY.pop(name)
+
+
 def available_methods() -> list[str]:
-    """Names of the registered methods."""
-    return sorted(_METHODS)
+    """Names of the registered methods, sorted."""
+    return sorted(_REGISTRY)
+
+
+def registered_methods() -> list[Method]:
+    """Every registered `Method`, in display order (then by name)."""
+    return sorted(_REGISTRY.values(), key=lambda method: (method.order, method.name))
+
+
+def method_record(name: str) -> Method:
+    """The `Method` called `name`, or raise ValueError listing the valid names."""
+    if name not in _REGISTRY:
+        raise ValueError(f"Unknown method {name!r}; valid: {', '.join(available_methods())}.")
+    return _REGISTRY[name]
 
 
 def get_method(name: str) -> MethodFunction:
-    """Return the method called `name`, or raise ValueError listing the valid names."""
-    if name not in _METHODS:
-        raise ValueError(f"Unknown method {name!r}; valid: {', '.join(sorted(_METHODS))}.")
-    return _METHODS[name]
+    """Return the render function of the method called `name`, or raise ValueError listing the valid names."""
+    return method_record(name).render
 
 
 def method_settings(name: str, config, model: str | None = None) -> dict[str, Any]:
@@ -154,19 +299,35 @@ def method_settings(name: str, config, model: str | None = None) -> dict[str, An
     `model` is the config's model the method renders; methods registered
     with ``per_model=True`` need it.
     """
-    get_method(name)
-    settings = _SETTINGS[name]
-    if _PER_MODEL[name]:
-        if model is None:
-            raise ValueError(f"The settings of method {name!r} depend on the model; pass model=.")
-        return settings(config, model)
-    return settings(config)
+    return method_record(name).settings_for(config, model)
 
 
 def method_step_flops(name: str, config, layer_id: str) -> float:
     """FLOPs of one step of one image of the method called `name` on `layer_id` (an InceptionV1 layer id)."""
-    get_method(name)
-    return _STEP_FLOPS[name](config, layer_id)
+    return method_record(name).flops(config, layer_id)
+
+
+@add_check
+def check_planned_methods(config: Config, fail: Fail) -> None:
+    """Every method the plan names is registered, and each planned method's `Method.check` passes.
+
+    `load_config` runs this (the registry adds it), and so does
+    `visualizer.atlas.plan.make_plan`, for a config loaded before the
+    registry was imported.
+
+    Args:
+        config: the experiment.
+        fail: ``fail(dotted key, message)`` raises the ConfigError.
+    """
+    valid = available_methods()
+    for index, selection in enumerate(config.render.plan):
+        unknown = [name for name in selection.methods if name not in valid]
+        if unknown:
+            fail(f"render.plan[{index}].methods", f"unknown methods {unknown}; valid: {', '.join(valid)}")
+    for method in registered_methods():
+        selections = [selection for selection in config.render.plan if method.name in selection.methods]
+        if selections and method.check is not None:
+            method.check(config, selections, fail)
 
 
 class RendererPool:
@@ -232,7 +393,11 @@ def _pooled_render(
     return renderer.render(list(channels), steps=steps, seed=seed, batch_size=batch_size, progress=False)
 
 
-@register_method("lucid")
+@register_method(
+    "lucid",
+    order=10,
+    description="Lucid's channel visualization: the image that maximizes the channel's mean.",
+)
 def lucid(
     model,
     layer: str,
@@ -266,7 +431,12 @@ def lucid(
     )
 
 
-@register_method("negative", settings=_objective_settings("negative"))
+@register_method(
+    "negative",
+    settings=_objective_settings("negative"),
+    order=40,
+    description="Minimizes the channel's mean before its ReLU: what the channel responds to least.",
+)
 def negative(model, layer: str, channels: Sequence[int], **settings: Any) -> MethodResult:
     """Lucid's method with the objective negated, on the layer's pre-ReLU values.
 
@@ -300,7 +470,17 @@ def _diversity_step_flops(config, layer_id: str) -> float:
     return config.render.diversity.images * _classifier_step_flops(config, layer_id)
 
 
-@register_method("diversity", settings=_diversity_settings, step_flops=_diversity_step_flops)
+@register_method(
+    "diversity",
+    settings=_diversity_settings,
+    step_flops=_diversity_step_flops,
+    kind="sheet",
+    order=70,
+    description=(
+        "Several images of the channel made to differ from each other (Lucid's diversity term), "
+        "since a channel may respond to more than one thing."
+    ),
+)
 def diversity(
     model,
     layer: str,
@@ -346,7 +526,12 @@ def diversity(
     return MethodResult(sheets, values, sorted(set(rendering.failed)))
 
 
-@register_method("neuron", settings=_objective_settings("neuron"))
+@register_method(
+    "neuron",
+    settings=_objective_settings("neuron"),
+    order=20,
+    description="Maximizes the unit at the centre of the layer's grid instead of the channel's mean.",
+)
 def neuron(model, layer: str, channels: Sequence[int], **settings: Any) -> MethodResult:
     """Lucid's neuron objective: the channel at the centre of the layer's grid, not its spatial mean.
 
@@ -370,12 +555,20 @@ def _prior_settings(config) -> dict[str, Any]:
     }
 
 
+def _check_prior(config: Config, selections: list[SelectionConfig], fail: Fail) -> None:
+    """The generative prior needs StyleGAN2 weights at ``render.prior.generator``."""
+    prior = config.render.prior
+    if not prior.generator:
+        fail("render.prior.generator", "the stylegan2 method needs StyleGAN2 weights (.pkl or .npz)")
+    if not config.resolve_path(prior.generator).is_file():
+        fail("render.prior.generator", f"no file at {str(config.resolve_path(prior.generator))!r}")
+
+
 _GENERATORS: dict[str, tuple[Any, dict[str, str]]] = {}
 
 
 def _generator(path: str) -> tuple[Any, dict[str, str]]:
     """Load a StyleGAN2 generator once per process; return it and what identifies its file."""
-    from visualizer.atlas.catalog import file_sha256
     from visualizer.prior.weights import load_generator
 
     if not path:
@@ -384,9 +577,18 @@ def _generator(path: str) -> tuple[Any, dict[str, str]]:
         )
     if path not in _GENERATORS:
         network = load_generator(path)  # first: it names a missing or unreadable file
-        identity = {"generator": os.path.basename(path), "generator_sha256": file_sha256(Path(path))}
+        identity = {"generator": os.path.basename(path), "generator_sha256": _file_sha256(Path(path))}
         _GENERATORS[path] = (network, identity)
     return _GENERATORS[path]
+
+
+def _file_sha256(path: Path) -> str:
+    """SHA-256 hex digest of a file (the catalog imports this module, so not `catalog.file_sha256`)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 _GENERATOR_FLOPS: dict[tuple[str, float], float] = {}
@@ -403,7 +605,17 @@ def _prior_step_flops(config, layer_id: str) -> float:
     return _classifier_step_flops(config, layer_id) + _GENERATOR_FLOPS[key]
 
 
-@register_method("stylegan2", settings=_prior_settings, step_flops=_prior_step_flops)
+@register_method(
+    "stylegan2",
+    settings=_prior_settings,
+    step_flops=_prior_step_flops,
+    order=30,
+    check=_check_prior,
+    description=(
+        "The paper's generative prior: gradient ascent in StyleGAN2's latent space, so the image stays "
+        "on the generator's manifold (the paper's figure 1 pairs)."
+    ),
+)
 def stylegan2(
     model,
     layer: str,
@@ -506,6 +718,21 @@ def _validation_images(spec: dict[str, Any], count: int) -> tuple[np.ndarray, st
     return found
 
 
+def _check_examples_sources(config: Config, selections: list[SelectionConfig], fail: Fail) -> None:
+    """Every model the entries render draws its examples from a model with a dataset (not a checkpoint)."""
+    examples = config.render.examples
+    for selection in selections:
+        for name in selection.models or config.model_names():
+            source = config.model(name if examples.dataset == "own" else examples.dataset)
+            if source.source == "checkpoint":
+                with_data = [m.name for m in config.models if m.source != "checkpoint"]
+                fail(
+                    "render.examples.dataset",
+                    f"model {source.name!r} is a checkpoint without a dataset to draw examples from; "
+                    f"name a model whose dataset to use, one of: {', '.join(with_data)}",
+                )
+
+
 def _examples_batch_flops(config, layer_id: str) -> float:
     """Scoring a batch: the classifier's forward pass to the layer over every scored image."""
     from visualizer.models.flops import render_step_flops
@@ -514,7 +741,19 @@ def _examples_batch_flops(config, layer_id: str) -> float:
     return float(config.render.examples.images * forward)
 
 
-@register_method("examples", settings=_examples_settings, step_flops=_examples_batch_flops, per_model=True)
+@register_method(
+    "examples",
+    settings=_examples_settings,
+    step_flops=_examples_batch_flops,
+    per_model=True,
+    kind="sheet",
+    order=50,
+    check=_check_examples_sources,
+    description=(
+        "Not an optimization: the dataset images that excite the channel most, best first, each cut to "
+        "the layer's receptive field around the strongest position."
+    ),
+)
 def examples(
     model,
     layer: str,
@@ -555,7 +794,14 @@ def examples(
 
 
 @register_method(
-    "negative_examples", settings=_examples_settings, step_flops=_examples_batch_flops, per_model=True
+    "negative_examples",
+    settings=_examples_settings,
+    step_flops=_examples_batch_flops,
+    per_model=True,
+    kind="sheet",
+    order=60,
+    check=_check_examples_sources,
+    description="The dataset images with the channel's lowest values before its ReLU, lowest first.",
 )
 def negative_examples(model, layer: str, channels: Sequence[int], **settings: Any) -> MethodResult:
     """The validation images whose pre-ReLU value of the channel is lowest, as a contact sheet.

@@ -12,9 +12,10 @@ import hashlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import NoReturn
 
 from visualizer.atlas.keys import ImageKey
-from visualizer.atlas.methods import available_methods, method_settings, method_step_flops
+from visualizer.atlas.methods import check_planned_methods, method_settings, method_step_flops
 from visualizer.config import Config, ConfigError, ModelConfig, SelectionConfig
 from visualizer.models.layers import (
     LAYERS,
@@ -215,17 +216,17 @@ def make_plan(config: Config, models: Sequence[str] | None = None, with_costs: b
     if models:
         for name in models:
             config.model(name)  # raises with the valid names
+
+    def fail(where: str, message: str) -> NoReturn:
+        raise ConfigError(f"{config.location(where)}: {where}: {message}")
+
+    # load_config ran it too, where the registry was imported first.
+    check_planned_methods(config, fail)
     render = config.render
     seen: set[tuple[str, str, str, str, int]] = set()
     batches: list[RenderBatch] = []
     for number, selection in enumerate(render.plan):
         where = f"render.plan[{number}]"
-        unknown_methods = [m for m in selection.methods if m not in available_methods()]
-        if unknown_methods:
-            raise ConfigError(
-                f"{config.location(where + '.methods')}: {where}.methods: unknown methods {unknown_methods}; "
-                f"valid: {', '.join(available_methods())}."
-            )
         try:
             layers = select_layers(selection.layers)
         except (UnknownLayerError, ConfigError) as error:

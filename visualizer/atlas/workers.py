@@ -29,8 +29,8 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 
 from visualizer.atlas.plan import RenderBatch
-from visualizer.atlas.pngio import TEMP_PREFIX
 from visualizer.config import Config
+from visualizer.pngio import TEMP_PREFIX
 
 __all__ = [
     "RenderWorkerError",
@@ -163,8 +163,8 @@ def _worker_main(
     _die_with_parent(parent_pid)
     index = None
     try:
+        from visualizer.atlas.batch import BatchRenderer
         from visualizer.atlas.catalog import Catalog
-        from visualizer.atlas.job import BatchRenderer
 
         renderer = BatchRenderer(config, metas, atlas_dir, temp_prefix)
         with Catalog(atlas_dir) as catalog:

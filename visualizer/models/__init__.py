@@ -1,1 +1,1 @@
-"""Networks: the slim InceptionV1, its layer catalogue and TF1 importers."""
+"""Networks: the slim InceptionV1, its layer catalogue, TF1 importers and graph surgery (`graph`)."""

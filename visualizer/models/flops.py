@@ -15,6 +15,8 @@ import functools
 import keras
 import numpy as np
 
+from visualizer.models.graph import truncate
+
 __all__ = ["forward_flops", "render_step_flops"]
 
 
@@ -63,7 +65,7 @@ def forward_flops(model: keras.Model, layer_name: str) -> int:
     Returns:
         FLOPs of one forward pass of one image up to that layer.
     """
-    truncated = keras.Model(model.input, model.get_layer(layer_name).output)
+    truncated = truncate(model, layer_name)
     total = 0
     for layer in truncated.layers:
         if isinstance(layer, keras.layers.Conv2D):

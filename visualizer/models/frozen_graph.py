@@ -1,12 +1,14 @@
-"""Render channels of a Lucid-style frozen TF1 GraphDef (``.pb``) with the Keras renderer.
+"""Lucid-style frozen TF1 GraphDefs (``.pb``) as Keras models, and Keras models frozen into them.
 
 Lucid's model zoo ships networks as frozen graphs plus three facts (its
 ``modelzoo`` metadata): the input placeholder's name, the image shape and
 the value range the network expects. `frozen_graph_model` imports such a
 graph into a TensorFlow function, maps [0, 1] images to that range (and to
 BGR where needed), and wraps it as a Keras model whose outputs are the
-requested tensors, named so that `visualizer.render.render_channels` finds
-them by tensor name (or by catalogue alias, for slim InceptionV1 graphs).
+requested tensors, named (`output_layer_name`) so that
+`visualizer.render.render_channels` finds them by tensor name (or by
+catalogue alias, for slim InceptionV1 graphs);
+`visualizer.render.frozen_graph.render_frozen_graph_channels` does both.
 
 A GraphDef is a program: before importing one, every op (including those
 in its function library) is checked against an allowlist, `ALLOWED_OPS`,
@@ -33,6 +35,8 @@ from typing import Any
 
 import keras
 
+from visualizer.models.graph import truncate
+
 __all__ = [
     "ALLOWED_OPS",
     "FrozenGraph",
@@ -42,7 +46,7 @@ __all__ = [
     "export_frozen_graph",
     "frozen_graph_model",
     "load_graph_def",
-    "render_frozen_graph_channels",
+    "output_layer_name",
 ]
 
 ALLOWED_OPS = frozenset(
@@ -300,6 +304,19 @@ def _keras_name(tensor: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", tensor.rsplit(":", 1)[0] if tensor.endswith(":0") else tensor)
 
 
+def output_layer_name(tensor: str) -> str:
+    """The name `frozen_graph_model` gives the Keras layer that outputs `tensor`.
+
+    Args:
+        tensor: a tensor name of the graph (``"scope/op"`` or ``"scope/op:0"``).
+
+    Returns:
+        Its catalogue id when it has one (slim InceptionV1 graphs), else the
+        tensor name with the characters Keras refuses replaced by ``_``.
+    """
+    return _keras_name(_tensor_name(tensor))
+
+
 _REDIRECT_GRADIENT = "VisualizerRedirectedRelu"
 _registered = False
 
@@ -425,41 +442,10 @@ def frozen_graph_model(
     inputs = keras.Input((None, None, graph.image_shape[-1]), name="images")
     outputs = FrozenGraphLayer(graph, tensors, name="frozen_graph")(inputs)
     named = [
-        keras.layers.Identity(name=_keras_name(_tensor_name(tensor)))(output)
+        keras.layers.Identity(name=output_layer_name(tensor))(output)
         for tensor, output in zip(tensors, outputs)
     ]
     return keras.Model(inputs, named, name="frozen_graph")
-
-
-def render_frozen_graph_channels(
-    graph: FrozenGraph | str | Path,
-    tensor: str,
-    channels: Sequence[int],
-    input_name: str = "input",
-    image_shape: tuple[int | None, int | None, int] = (224, 224, 3),
-    image_value_range: tuple[float, float] = (-1.0, 1.0),
-    is_bgr: bool = False,
-    **render_kwargs: Any,
-):
-    """Render channels of one tensor of a frozen graph with `render_channels`.
-
-    Args:
-        graph: a `FrozenGraph` or a ``.pb`` path.
-        tensor: the tensor name, e.g. ``"InceptionV1/InceptionV1/Mixed_4c/concat"``.
-        channels: channel indices.
-        input_name: see `frozen_graph_model`.
-        image_shape: see `frozen_graph_model`.
-        image_value_range: see `frozen_graph_model`.
-        is_bgr: see `frozen_graph_model`.
-        **render_kwargs: passed to `visualizer.render.render_channels`.
-
-    Returns:
-        The `visualizer.render.Rendering`.
-    """
-    from visualizer.render import render_channels
-
-    model = frozen_graph_model(graph, [tensor], input_name, image_shape, image_value_range, is_bgr)
-    return render_channels(model, _keras_name(_tensor_name(tensor)), channels, **render_kwargs)
 
 
 def export_frozen_graph(model: keras.Model, layer: str, path: str | Path, input_name: str = "input") -> str:
@@ -495,7 +481,7 @@ def export_frozen_graph(model: keras.Model, layer: str, path: str | Path, input_
         raise ValueError(
             f"Model {model.name!r} has no layer {layer!r}; close names: {', '.join(close) or 'none'}."
         )
-    truncated = keras.Model(model.inputs[0], model.get_layer(layer).output, name=f"{model.name}_to_{layer}")
+    truncated = truncate(model, layer)
     channels = model.inputs[0].shape[-1]
 
     @tf.function(input_signature=[tf.TensorSpec([None, None, None, channels], tf.float32, name=input_name)])

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 
 __all__ = [
     "BLOCKS",
+    "FIGURE6_SHORT_IDS",
+    "FIGURE7_IDS",
     "LAYERS",
     "PAPER_ORDER",
     "Block",
@@ -298,14 +300,40 @@ def parse_channel(text: str) -> tuple[Layer, int]:
     return layer, index
 
 
-def figure7_layers() -> list[Layer]:
-    """The paper's figure 7 layers: every 7th layer in paper order, from the second."""
-    return [PAPER_ORDER[i] for i in range(1, len(PAPER_ORDER), 7)]
+FIGURE6_SHORT_IDS: tuple[str, ...] = (
+    "4c_2_b_3x3",
+    "4d_3_b_1x1",
+    "4e_2_a_1x1",
+    "4f_1_a_1x1",
+    "5b_3_b_1x1",
+    "5c_0_a_1x1",
+)
+"""The layers of the paper's figure 6 (the temporal CelebA run), panels (a) to (f), as printed."""
+
+FIGURE7_IDS: tuple[str, ...] = (
+    "Conv2d_2b_1x1",
+    "Mixed_3b_Branch_3_b_1x1",
+    "Mixed_4b_Branch_1_a_1x1",
+    "Mixed_4c_Branch_2_a_1x1",
+    "Mixed_4d_Branch_0_a_1x1",
+    "Mixed_4e_Branch_1_b_3x3",
+    "Mixed_4f_Branch_2_b_3x3",
+    "Mixed_5b_Branch_3_b_1x1",
+)
+"""The eight layers the paper's figure 7 prints, top to bottom.
+
+They are every 7th layer of `PAPER_ORDER` from its second (0-based indices
+1, 8, ..., 50; paper positions 2, 9, ..., 51 of 57). The caption says the
+selection ends "with the deepest layer", which its own list does not
+(Mixed_5c_Branch_3_b_1x1, position 57, is not in it): the list is followed.
+"""
 
 
 def figure6_layers() -> list[Layer]:
-    """The six layers of the paper's figure 6 (the temporal CelebA run)."""
-    return [
-        resolve_layer(short)
-        for short in ("4c_2_b_3x3", "4d_3_b_1x1", "4e_2_a_1x1", "4f_1_a_1x1", "5b_3_b_1x1", "5c_0_a_1x1")
-    ]
+    """The six layers of the paper's figure 6, panels (a) to (f)."""
+    return [resolve_layer(short) for short in FIGURE6_SHORT_IDS]
+
+
+def figure7_layers() -> list[Layer]:
+    """The eight layers of the paper's figure 7 (`FIGURE7_IDS`), in the paper's order."""
+    return [resolve_layer(layer_id) for layer_id in FIGURE7_IDS]

@@ -23,7 +23,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from visualizer.render.render import resolve_model_layer
+from visualizer.models.graph import resolve_model_layer
 
 __all__ = ["Ablation", "ablate", "ablated_copy", "ablation_variants", "negate_top_weights", "weight_order"]
 

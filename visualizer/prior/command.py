@@ -14,9 +14,10 @@ import json
 import math
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported when a command runs: registering stays instant
+    import numpy as np
 
 __all__ = ["parse_ks", "register"]
 
@@ -50,13 +51,24 @@ def _load_model(path: str):
 
 
 def _write(out: Path, name: str, image: np.ndarray, settings: dict[str, Any]) -> str:
-    from visualizer.atlas.pngio import write_png_atomic
+    """Write `image` (float in [0, 1], or uint8) to ``out/name`` as a PNG with `settings`; return `name`.
+
+    Written atomically (`visualizer.pngio.write_png_atomic`), `settings` as the
+    ``settings`` text chunk.
+
+    Raises:
+        AtlasWriteError: the folder cannot be created or written (naming the
+            path); nothing is left behind.
+    """
+    from visualizer.pngio import write_png_atomic
 
     write_png_atomic(out / name, image, {"settings": json.dumps(settings, sort_keys=True)})
     return name
 
 
 def _grid(images: np.ndarray, columns: int = GRID_COLUMNS) -> np.ndarray:
+    import numpy as np
+
     count, height, width, _ = images.shape
     columns = min(columns, count)
     rows = math.ceil(count / columns)
@@ -68,6 +80,8 @@ def _grid(images: np.ndarray, columns: int = GRID_COLUMNS) -> np.ndarray:
 
 
 def _floats(values: np.ndarray) -> list[float | None]:
+    import numpy as np
+
     return [float(v) if np.isfinite(v) else None for v in np.asarray(values, dtype="float64")]
 
 

@@ -32,10 +32,10 @@ import numpy as np
 from keras import ops
 from tqdm.auto import tqdm
 
+from visualizer.models.graph import resolve_model_layer, truncate
 from visualizer.prior.stylegan2 import StyleGAN2, to_unit_range
 from visualizer.render import backend
 from visualizer.render.optimizer import Adam
-from visualizer.render.render import resolve_model_layer, truncate
 
 __all__ = ["CENTERS", "PriorRendering", "render_with_prior"]
 

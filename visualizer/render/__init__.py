@@ -3,7 +3,7 @@
 The entry point is `render_channels`; the modules mirror Lucid's
 ``optvis``: `param`, `transforms`, `objectives`, `relu` (the redirected
 gradient), `optimizer` (TF1 Adam), `backend` (the only backend-specific
-code) and `render`.
+code) and `render`; `frozen_graph` renders Lucid-style frozen TF1 graphs.
 """
 
 from visualizer.render.objectives import Objective, channel, channels, diversity, neuron, neurons

@@ -55,6 +55,8 @@ import numpy as np
 from keras import layers as kl
 from keras import ops
 
+from visualizer.models.graph import calls_in_model, producer, producer_inputs
+
 __all__ = [
     "ChannelSelectedConv2D",
     "FAST_GRADIENT_MIN_BATCH",
@@ -383,20 +385,15 @@ def _graph_edges(model: keras.Model) -> tuple[dict[int, list[kl.Layer]], dict[in
     """The consumers of each layer of `model`, and how often each layer is called, within `model`.
 
     Layers can be shared with other models (a truncated model shares its
-    layers with the full one), so only the nodes of this graph count: Keras
-    keys them as ``f"{id(layer)}_ib-{index}"`` in ``model._nodes``.
+    layers with the full one), so only the calls of this graph count
+    (`visualizer.models.graph.calls_in_model`).
     """
     consumers: dict[int, list[kl.Layer]] = {}
     calls: dict[int, int] = {}
-    in_graph = model._nodes
-    for layer in model.operations:
-        for index, node in enumerate(layer._inbound_nodes):
-            if f"{id(layer)}_ib-{index}" not in in_graph:
-                continue
-            calls[id(layer)] = calls.get(id(layer), 0) + 1
-            for tensor in node.input_tensors:
-                producer = tensor._keras_history.operation
-                consumers.setdefault(id(producer), []).append(layer)
+    for layer, inputs in calls_in_model(model):
+        calls[id(layer)] = calls.get(id(layer), 0) + 1
+        for tensor in inputs:
+            consumers.setdefault(id(producer(tensor)), []).append(layer)
     return consumers, calls
 
 
@@ -425,7 +422,7 @@ def fuse_for_rendering(model: keras.Model) -> keras.Model:
         whose input gradient is cheaper; it must be called with ``training=False``.
     """
     consumers, calls = _graph_edges(model)
-    outputs = {id(tensor._keras_history.operation) for tensor in model.outputs}
+    outputs = {id(producer(tensor)) for tensor in model.outputs}
     norm_of: dict[int, kl.Layer] = {}  # conv id -> the batch norm folded into it
     for layer in model.operations:
         users = consumers.get(id(layer), [])
@@ -471,9 +468,7 @@ def _channelwise(layer: kl.Layer) -> bool:
 
 
 def _producer(tensor: Any) -> tuple[kl.Layer, list[Any]]:
-    history = tensor._keras_history
-    node = history.operation._inbound_nodes[history.node_index]
-    return history.operation, list(node.input_tensors)
+    return producer(tensor), producer_inputs(tensor)
 
 
 def select_target_channels(model: keras.Model) -> keras.Model | None:

@@ -18,7 +18,6 @@ count and its threshold indexing.
 
 from __future__ import annotations
 
-import difflib
 import functools
 import time
 from collections.abc import Callable, Sequence
@@ -30,7 +29,8 @@ import numpy as np
 from keras import ops
 from tqdm.auto import tqdm
 
-from visualizer.models.layers import UnknownLayerError, resolve
+# pre_relu_layer, resolve_model_layer and truncate live in `visualizer.models.graph`; re-exported here.
+from visualizer.models.graph import pre_relu_layer, resolve_model_layer, single_input, truncate
 from visualizer.render import backend
 from visualizer.render import objectives as obj
 from visualizer.render.fused import fuse_for_rendering, refresh_fused, select_target_channels
@@ -85,88 +85,6 @@ class Rendering:
     names: list[str]
     settings: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
-
-
-def _layer_names(model: keras.Model) -> list[str]:
-    return [layer.name for layer in model.layers]
-
-
-def resolve_model_layer(model: keras.Model, layer: str) -> str:
-    """Find `layer` in `model`: a catalogue id or alias first, then a raw Keras layer name.
-
-    Args:
-        model: the Keras model.
-        layer: any alias `visualizer.models.layers.resolve` knows, or a layer name.
-
-    Returns:
-        The Keras layer name.
-
-    Raises:
-        UnknownLayerError: naming the closest layer names of the model.
-    """
-    names = _layer_names(model)
-    try:
-        entry_id = resolve(layer).id
-    except UnknownLayerError:
-        entry_id = None
-    if entry_id is not None and entry_id in names:
-        return entry_id
-    if layer in names:
-        return layer
-    close = difflib.get_close_matches(layer, names, n=5, cutoff=0.5)
-    error = UnknownLayerError(layer, close)
-    if not close:
-        shown = ", ".join(names[:30]) + (", ..." if len(names) > 30 else "")
-        error.args = (f"Unknown layer {layer!r} in model {model.name!r}. Its layers: {shown}.",)
-    raise error
-
-
-def pre_relu_layer(model: keras.Model, layer: str) -> str:
-    """The layer whose output feeds `layer`'s ReLU: where a channel can go below zero.
-
-    For the slim InceptionV1 of `visualizer.models.inception_v1` that is the
-    batch norm ``<id>_bn``; Lucid's ``*_pre_relu`` tensors play this part.
-
-    Args:
-        model: the Keras model.
-        layer: a catalogue id or alias, or a raw layer name, of a ``ReLU``
-            layer or an ``Activation("relu")`` layer.
-
-    Returns:
-        The Keras name of the layer that produces the ReLU's input.
-
-    Raises:
-        UnknownLayerError: the layer is not in the model.
-        ValueError: the layer is not a separate ReLU (for example a
-            convolution with ``activation="relu"`` built in, whose pre-ReLU
-            values no layer outputs).
-    """
-    name = resolve_model_layer(model, layer)
-    target = model.get_layer(name)
-    is_relu = type(target) is keras.layers.ReLU or (
-        type(target) is keras.layers.Activation
-        and getattr(target.activation, "__name__", target.activation) == "relu"
-    )
-    if not is_relu:
-        raise ValueError(
-            f"Layer {name!r} of model {model.name!r} is a {type(target).__name__}, not a ReLU layer, so no "
-            "layer holds its pre-ReLU values; name a ReLU or Activation('relu') layer."
-        )
-    return target.input._keras_history.operation.name
-
-
-def truncate(model: keras.Model, layer: str) -> keras.Model:
-    """The sub-model from the input to `layer`'s output (a Keras layer name).
-
-    Layers are shared with `model`; only the path to `layer` is computed.
-    """
-    return keras.Model(_single_input(model), model.get_layer(layer).output, name=f"{model.name}_to_{layer}")
-
-
-def _single_input(model: keras.Model):
-    if len(model.inputs) != 1:
-        raise ValueError(f"The model must take one image input; {model.name!r} takes {len(model.inputs)}.")
-    return model.inputs[0]
 
 
 def _as_nhwc(acts: Tensor) -> Tensor:
@@ -266,7 +184,7 @@ class ChannelRenderer:
         self.net = truncate(model, self.layer)
         if not truncate_model:
             # The whole network runs; the objective still reads the layer (first output).
-            self.net = keras.Model(_single_input(model), [model.get_layer(self.layer).output, *model.outputs])
+            self.net = keras.Model(single_input(model), [model.get_layer(self.layer).output, *model.outputs])
         if fuse:
             self.net = fuse_for_rendering(self.net)
         self.fuse = fuse

@@ -6,9 +6,9 @@ Everything else in `visualizer.train` is backend-neutral. The step is one
 Adam is applied with TensorFlow's fused ``ResourceApplyAdam`` kernel, the
 same update as ``keras.optimizers.Adam`` (``lr * sqrt(1 - beta2^t) / (1 - beta1^t)``
 scaling, epsilon outside the square root): tracing Keras's per-variable
-update graph costs about 10 s per model on a 2-core CPU, the fused op a
-fraction of that, and the optimizer state stays plain variables that
-`visualizer.train.resume` saves as arrays.
+update graph is slow for a network of InceptionV1's size, the fused op
+traces in a fraction of that time (BENCHMARKS.md), and the optimizer state
+stays plain variables that `visualizer.train.resume` saves as arrays.
 """
 
 from __future__ import annotations

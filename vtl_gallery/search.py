@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
-from generator import urls
-from generator.files import write_if_changed
-from generator.jsdata import js_call
-from generator.pages import LayerView, Site
+from vtl_gallery import urls
+from vtl_gallery.files import write_if_changed
+from vtl_gallery.jsdata import js_call
+from vtl_gallery.pages import LayerView, Site
 
 __all__ = ["SEARCH_INDEX", "layer_data", "search_index", "write_script_data"]
 

@@ -2,7 +2,7 @@
 
 Reads only the atlas (``catalog.sqlite`` and its images, docs/formats.md),
 ``site_src/`` (Markdown pages and ``site.toml``) and ``templates/``; never
-the model or Keras. The entry point is `generator.build.build_site`.
+the model or Keras. The entry point is `vtl_gallery.build.build_site`.
 """
 
 __version__ = "0.1.0"

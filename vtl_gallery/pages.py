@@ -3,7 +3,7 @@
 Templates only loop and read properties: every URL, label, grid cell and
 citation is computed here, from the atlas and the image derivatives. The
 result is a list of `Page` (site path, template, context, dependencies);
-`generator.writer` renders them.
+`vtl_gallery.writer` renders them.
 
 Vocabulary: a *picture* is one atlas image with its three files; a *card* is
 one channel in a grid, holding one *cell* per model or snapshot.
@@ -12,30 +12,43 @@ one channel in a grid, holding one *cell* per model or snapshot.
 from __future__ import annotations
 
 import hashlib
+import string
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from generator import urls
-from generator.catalog import Atlas, ImageRow, LayerRow, ModelRow, SnapshotRow
-from generator.config import SiteConfig
-from generator.content import MarkdownPage
-from generator.images import Derived
+from vtl_gallery import urls
+from vtl_gallery.catalog import Atlas, ImageRow, LayerRow, MethodRow, ModelRow, SnapshotRow
+from vtl_gallery.config import SiteConfig
+from vtl_gallery.content import MarkdownPage
+from vtl_gallery.images import Derived
 
-__all__ = ["FIGURE6_SHORT_IDS", "Page", "Site", "build_site_model"]
+__all__ = ["PAPER_FIGURE6", "PAPER_FIGURE7", "Page", "Site", "build_site_model", "choose_primary"]
 
-FIGURE6_SHORT_IDS: tuple[str, ...] = (
-    "4c_2_b_3x3",
-    "4d_3_b_1x1",
-    "4e_2_a_1x1",
-    "4f_1_a_1x1",
-    "5b_3_b_1x1",
-    "5c_0_a_1x1",
+# The figures' layers are the atlas's (meta figure6_layers and figure7_layers, written by the visualizer);
+# these copies serve atlases rendered before the catalog recorded them.
+PAPER_FIGURE6: tuple[str, ...] = (
+    "Mixed_4c_Branch_2_b_3x3",
+    "Mixed_4d_Branch_3_b_1x1",
+    "Mixed_4e_Branch_2_a_1x1",
+    "Mixed_4f_Branch_1_a_1x1",
+    "Mixed_5b_Branch_3_b_1x1",
+    "Mixed_5c_Branch_0_a_1x1",
 )
-"""The layers of the paper's figure 6, panels (a) to (f), by their short ids."""
+"""The layers of the paper's figure 6, panels (a) to (f), for atlases that do not record them."""
+PAPER_FIGURE7: tuple[str, ...] = (
+    "Conv2d_2b_1x1",
+    "Mixed_3b_Branch_3_b_1x1",
+    "Mixed_4b_Branch_1_a_1x1",
+    "Mixed_4c_Branch_2_a_1x1",
+    "Mixed_4d_Branch_0_a_1x1",
+    "Mixed_4e_Branch_1_b_3x3",
+    "Mixed_4f_Branch_2_b_3x3",
+    "Mixed_5b_Branch_3_b_1x1",
+)
+"""The eight layers the paper's figure 7 prints, for atlases that do not record them."""
 
-FIGURE7_STEP = 7  # "every 7th layer" (figure 7 caption)
 FIGURE7_CHANNELS = 4  # "first 4 channels"
 FIGURE6_MAX_CHANNELS = 8
 
@@ -340,13 +353,20 @@ class Site:
     markdown_pages: list[MarkdownPage]
     primary_method: str
     methods: list[str]
+    figure6_layers: list[str] = field(default_factory=list)
+    figure7_layers: list[str] = field(default_factory=list)
     index: _Index | None = None
     pages: list[Page] = field(default_factory=list)
-    archives: list = field(default_factory=list)  # filled by generator.downloads
+    archives: list = field(default_factory=list)  # filled by vtl_gallery.downloads
 
     def picture(self, row: ImageRow) -> Picture:
         """The `Picture` of an atlas image."""
         return self.index.picture(row)
+
+    def described_methods(self, names: Iterable[str]) -> list[MethodRow]:
+        """The ``methods`` rows of `names` that the atlas describes, in the site's method order."""
+        wanted = set(names)
+        return [self.atlas.methods[m] for m in self.methods if m in wanted and m in self.atlas.methods]
 
     @cached_property
     def datasets(self) -> list[tuple[str, list[ModelView]]]:
@@ -420,38 +440,40 @@ class _Index:
         return Cell(label, self.picture(row), title, kind, snapshot.label if snapshot else "")
 
 
-# The grids show one image per channel: a feature visualization where there is one. Methods whose images
-# are contact sheets (several images per channel) go to the grids only when nothing else was rendered;
-# among themselves they rank by image count, then name.
-PRIMARY_ORDER = ("lucid", "channel", "neuron", "stylegan2", "negative")
-SHEET_METHODS = ("examples", "negative_examples", "diversity")
+def method_rank(method: str, described: dict[str, MethodRow]) -> tuple[int, int, int, str]:
+    """Sort key of a method: images before contact sheets, each by the atlas's display order.
+
+    A method the atlas's ``methods`` table does not describe (an atlas
+    rendered before the table existed, or a method the renderer did not
+    register) counts as an image and comes after the described images, by name.
+    """
+    row = described.get(method)
+    if row is None:
+        return (0, 1, 0, method)
+    return (1 if row.kind == "sheet" else 0, 0, row.display_order, method)
 
 
 def choose_primary(atlas: Atlas, config: SiteConfig) -> tuple[str, list[str]]:
     """The method the grids show, and every method of the atlas in the order pages list them.
 
+    The grids show one image per channel: a feature visualization where there
+    is one; methods whose images are contact sheets go to the grids only when
+    nothing else was rendered.
+
     Args:
-        atlas: the atlas.
+        atlas: the atlas (its images and its ``methods`` table).
         config: site settings; a set ``primary_method`` wins.
 
     Returns:
-        ``(primary, methods)``: by default the first of `PRIMARY_ORDER`
-        present, then the most common other method, contact-sheet methods
-        (`SHEET_METHODS`) last; `methods` in that same order.
+        ``(primary, methods)``: the methods with images in `method_rank`
+        order; by default the primary is the first of them (``""`` for an
+        atlas without images).
     """
-    counts: dict[str, int] = defaultdict(int)
-    for image in atlas.images:
-        counts[image.method] += 1
-
-    def rank(method: str) -> tuple:
-        if method in PRIMARY_ORDER:
-            return (0, PRIMARY_ORDER.index(method), 0, method)
-        return (2 if method in SHEET_METHODS else 1, 0, -counts[method], method)
-
-    methods = sorted(counts, key=rank)
+    present = {image.method for image in atlas.images}
+    methods = sorted(present, key=lambda method: method_rank(method, atlas.methods))
     if config.primary_method:
         return config.primary_method, methods
-    return (methods[0] if methods else "lucid"), methods
+    return (methods[0] if methods else ""), methods
 
 
 def build_site_model(
@@ -461,7 +483,7 @@ def build_site_model(
 
     Args:
         atlas: the atlas.
-        derived: per image path, its files (from `generator.images.sync_images`).
+        derived: per image path, its files (from `vtl_gallery.images.sync_images`).
         config: site settings.
         markdown_pages: pages from site_src/.
 
@@ -509,10 +531,20 @@ def build_site_model(
         markdown_pages=markdown_pages,
         primary_method=primary,
         methods=methods,
+        figure6_layers=list(_figure_layers(atlas, 6)),
+        figure7_layers=list(_figure_layers(atlas, 7)),
         index=index,
     )
     site.pages = list(_pages(site, index))
     return site
+
+
+def _figure_layers(atlas: Atlas, figure: int) -> list[str] | tuple[str, ...]:
+    """The layer ids of figure 6 or 7: as the atlas records them, else the paper's."""
+    recorded = atlas.figure_layers(figure)
+    if recorded is not None:
+        return recorded
+    return PAPER_FIGURE6 if figure == 6 else PAPER_FIGURE7
 
 
 # --- pages -----------------------------------------------------------------------------------------
@@ -587,6 +619,9 @@ def _channel_context(site: Site, channel: ChannelView, index: _Index) -> tuple[d
         "table": rows,
         "compare": pair,
         "citation": _channel_citation(site, channel),
+        "method_notes": site.described_methods(
+            [site.primary_method, *(p.row.method for panel in panels for p in panel.others)]
+        ),
     }
     return context, pictures
 
@@ -653,19 +688,28 @@ class FigurePanel:
     missing: str = ""
 
 
+def figure6_labels(site: Site) -> list[tuple[str, str]]:
+    """(panel letter, layer name) of figure 6's layers; the name is the short id the paper prints."""
+    short_ids = {layer.id: layer.row.short_id for layer in site.layers}
+    return [
+        (letter, short_ids.get(layer_id) or layer_id)
+        for letter, layer_id in zip(string.ascii_lowercase, site.figure6_layers)
+    ]
+
+
 def figure6_panels(site: Site, index: _Index) -> tuple[ModelView | None, list[FigurePanel]]:
     """Figure 6: channels x snapshots of the temporal model, one panel per figure-6 layer."""
     temporal = [m for m in site.models if m.is_temporal]
     if not temporal:
         return None, []
     model = max(temporal, key=lambda m: (len(m.snapshots), m.image_count))
-    by_short = {layer.row.short_id: layer for layer in site.layers}
+    by_id = {layer.id: layer for layer in site.layers}
     panels = []
-    for letter, short in zip("abcdef", FIGURE6_SHORT_IDS):
-        layer = by_short.get(short)
-        title = f"({letter}) {short}"
+    for (letter, name), layer_id in zip(figure6_labels(site), site.figure6_layers):
+        layer = by_id.get(layer_id)
+        title = f"({letter}) {name}"
         if layer is None:
-            panels.append(FigurePanel(title, None, [], [], f"{short} is not in this atlas's layer table."))
+            panels.append(FigurePanel(title, None, [], [], f"{layer_id} is not in this atlas's layer table."))
             continue
         own = sorted({r.channel for r in index.by_model_layer[(model.name, layer.id)]})[:FIGURE6_MAX_CHANNELS]
         if not own:
@@ -680,31 +724,27 @@ def figure6_panels(site: Site, index: _Index) -> tuple[ModelView | None, list[Fi
 
 
 def figure7_rows(site: Site, index: _Index, post: ModelView) -> tuple[list[FigureRow], list[str]]:
-    """Figure 7: every 7th layer in paper order ending with the deepest present, first 4 channels, pre/post.
+    """Figure 7: the figure's layers (`Site.figure7_layers`), first 4 channels, pre- and post-transfer.
 
     Returns:
         The rows and the column headers.
     """
     pre = post.parent
-    present = [layer for layer in site.layers if post in layer.models or (pre and pre in layer.models)]
     header = [f"{kind} :{c}" for c in range(FIGURE7_CHANNELS) for kind in ("pre", "post")]
-    if not present:
-        return [], header
-    anchor = max(layer.row.paper_index for layer in present)
-    chosen = [
-        layer
-        for layer in site.layers
-        if layer.row.paper_index <= anchor and (anchor - layer.row.paper_index) % FIGURE7_STEP == 0
-    ]
+    by_id = {layer.id: layer for layer in site.layers}
     rows = []
-    for layer in chosen:
+    for layer_id in site.figure7_layers:
         cells = []
         for c in range(FIGURE7_CHANNELS):
             if pre is not None:
-                cells.append(index.cell(pre, pre.final, layer.id, c, "pre"))
-            cells.append(index.cell(post, post.final, layer.id, c, "post"))
-        missing = "" if any(cell.picture for cell in cells) else "not rendered in this atlas"
-        rows.append(FigureRow(layer.id, layer, cells, missing))
+                cells.append(index.cell(pre, pre.final, layer_id, c, "pre"))
+            cells.append(index.cell(post, post.final, layer_id, c, "post"))
+        layer = by_id.get(layer_id)
+        if layer is None:
+            missing = "not in this atlas's layer table"
+        else:
+            missing = "" if any(cell.picture for cell in cells) else "not rendered in this atlas"
+        rows.append(FigureRow(layer_id, layer, cells, missing))
     return rows, header
 
 
@@ -759,7 +799,8 @@ def _pages(site: Site, index: _Index) -> Iterable[Page]:
         "fig7": fig7,
         "fig7_header": fig7_header,
         "fig7_models": [m for m in site.models if m.parent is not None and m.image_count],
-        "fig7_paper": PAPER_FIGURE7,
+        "fig6_layers": figure6_labels(site),
+        "fig7_layers": site.figure7_layers,
     }
     yield Page(urls.HOME, "home.html", {"page_title": "", **figure_context}, _deps(fig_pictures))
     yield Page(urls.FIGURES, "figures.html", {"page_title": "Figures", **figure_context}, structure)
@@ -826,16 +867,3 @@ def _pages(site: Site, index: _Index) -> Iterable[Page]:
         context["page_title"] = channel.id
         context["compare"] = context["compare"].replace("{}", str(channel.index))
         yield Page(channel.url, "channel.html", context, _deps(pictures))
-
-
-PAPER_FIGURE7: tuple[str, ...] = (
-    "Conv2d_2b_1x1",
-    "Mixed_3b_Branch_3_b_1x1",
-    "Mixed_4b_Branch_1_a_1x1",
-    "Mixed_4c_Branch_2_a_1x1",
-    "Mixed_4d_Branch_0_a_1x1",
-    "Mixed_4e_Branch_1_b_3x3",
-    "Mixed_4f_Branch_2_b_3x3",
-    "Mixed_5b_Branch_3_b_1x1",
-)
-"""The eight layers the paper's figure 7 prints, for comparison with the rule's choice."""

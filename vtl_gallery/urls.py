@@ -22,7 +22,7 @@ from collections.abc import Collection
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from generator.catalog import UnsafeAtlasError
+from vtl_gallery.catalog import UnsafeAtlasError
 
 __all__ = ["LINK_SCHEMES", "WEB_SCHEMES", "Linker", "allowed_text", "safe_output_path", "unsafe_url"]
 

@@ -5,7 +5,7 @@ under their atlas paths, with a fixed timestamp, so the same images always
 give the same archive. An archive is rewritten only when the checksums of
 its members change. ``manifest.json`` lists every image with its key, the
 aliases of its layer, its sha256 and where to find it on the site. Both are
-written through `generator.files` (atomically, mode 0644).
+written through `vtl_gallery.files` (atomically, mode 0644).
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator import urls
-from generator.catalog import ImageRow
-from generator.files import kept, write_if_changed, writing
-from generator.pages import Site
-from generator.parallel import fork_map
+from vtl_gallery import urls
+from vtl_gallery.catalog import ImageRow
+from vtl_gallery.files import kept, write_if_changed, writing
+from vtl_gallery.pages import Site
+from vtl_gallery.parallel import fork_map
 
 __all__ = ["MANIFEST", "Archive", "archives", "write_downloads"]
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from generator.files import write_if_changed
-from generator.writer import Writer
+from vtl_gallery.files import write_if_changed
+from vtl_gallery.writer import Writer
 
 __all__ = ["MAX_URLS", "write_sitemaps"]
 

@@ -1,4 +1,8 @@
-"""Atomic PNG writes with the key and settings as text metadata, and reads back."""
+"""Atomic PNG writes with text metadata (an atlas image's key and settings), and reads back.
+
+Below every other layer of the project: the atlas writes its images with it,
+and so do the commands that write PNGs outside an atlas (``vtl prior``).
+"""
 
 from __future__ import annotations
 
@@ -17,7 +21,7 @@ TEMP_PREFIX = ".tmp-"
 
 
 class AtlasWriteError(OSError):
-    """The atlas directory cannot be written (full disk, permissions)."""
+    """An image cannot be written (full disk, permissions); the message names the file."""
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:
@@ -64,7 +68,7 @@ def write_png_atomic(
         return path.stat().st_size
     except OSError as error:
         reason = "the disk is full" if error.errno == errno.ENOSPC else (error.strerror or str(error))
-        raise AtlasWriteError(error.errno, f"Cannot write atlas image {path}: {reason}") from error
+        raise AtlasWriteError(error.errno, f"Cannot write image {path}: {reason}") from error
     finally:
         if temp_name is not None:
             with contextlib.suppress(OSError):

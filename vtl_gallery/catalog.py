@@ -2,24 +2,33 @@
 
 The catalog is opened read-only. Every key component that becomes part of a
 path or URL (model, snapshot, method, layer id, variant) is checked against
-the contract's alphabet, ``[A-Za-z0-9_.-]`` without a leading dot, and every
-image path must be the one its key implies: an atlas that breaks the
-contract is refused with `UnsafeAtlasError` before anything is written.
+the key grammar the atlas records (meta ``key_pattern``), and every image
+path must be the one its key implies by the recorded path format (meta
+``path_format``): an atlas that breaks its contract is refused with
+`UnsafeAtlasError` before anything is written. The gallery does not import
+the visualizer: for atlases written before those rules were recorded, it
+keeps one copy of each, `KEY_PATTERN` and `PATH_FORMAT`.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
+import string
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = [
+    "KEY_PATTERN",
+    "PATH_FORMAT",
     "Atlas",
     "AtlasError",
     "ImageRow",
+    "KeyRules",
     "LayerRow",
+    "MethodRow",
     "ModelRow",
     "SnapshotRow",
     "UnsafeAtlasError",
@@ -27,7 +36,16 @@ __all__ = [
     "read_atlas",
 ]
 
-_SAFE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*\Z")
+KEY_PATTERN = r"[A-Za-z0-9_][A-Za-z0-9_.-]*"
+"""The key grammar (docs/formats.md) of atlases that do not record theirs, and of site_src page names:
+letters, digits, ``_``, ``.`` and ``-``, not starting with a dot or a dash."""
+PATH_FORMAT = "images/{model}/{snapshot}/{method}/{layer}/{channel:04d}{suffix}.png"
+"""The image path format of atlases that do not record theirs; ``suffix`` is ``~<variant>`` or empty."""
+
+_SAFE = re.compile(KEY_PATTERN)
+# Whatever grammar an atlas records, a key component must stay one plain path segment, not hidden.
+_SEGMENT = re.compile(r"[^./\\\x00][^/\\\x00]*")
+_PATH_FIELDS = ("model", "snapshot", "method", "layer", "channel", "suffix")
 
 
 class AtlasError(RuntimeError):
@@ -38,25 +56,98 @@ class UnsafeAtlasError(AtlasError):
     """Raised when a catalog value could leave dist/ or is not a valid key component."""
 
 
-def check_component(value: object, what: str, *, allow_empty: bool = False) -> str:
+def check_component(
+    value: object, what: str, *, allow_empty: bool = False, pattern: re.Pattern[str] | None = None
+) -> str:
     """Return `value` if it is a safe path component, else raise.
 
     Args:
         value: the catalog value.
         what: what it is, for the error message (``"layer id"``).
         allow_empty: accept ``""`` (the default variant).
+        pattern: the key grammar to match in full (default: `KEY_PATTERN`).
+            Whatever it allows, a value must also be one path segment that
+            is not ``.``, ``..`` or hidden.
 
     Raises:
-        UnsafeAtlasError: naming the value and the allowed alphabet.
+        UnsafeAtlasError: naming the value and the grammar.
     """
     if allow_empty and value == "":
         return ""
-    if not isinstance(value, str) or not _SAFE.match(value):
+    pattern = pattern or _SAFE
+    if not isinstance(value, str) or not pattern.fullmatch(value) or not _SEGMENT.fullmatch(value):
         raise UnsafeAtlasError(
-            f"Refusing {what} {value!r} from the catalog: key components must match "
-            "[A-Za-z0-9_.-]+ without a leading dot (docs/formats.md), so that no path leaves dist/."
+            f"Refusing {what} {value!r} from the catalog: key components must match {pattern.pattern} "
+            "(docs/formats.md) and be one path segment, so that no path leaves dist/."
         )
     return value
+
+
+@dataclass(frozen=True)
+class KeyRules:
+    """The key grammar and the image path format an atlas was written with (meta, else the fallbacks).
+
+    Attributes:
+        pattern: the key grammar, matched in full.
+        path_format: the image path relative to the atlas, with the fields
+            model, snapshot, method, layer, channel and suffix.
+    """
+
+    pattern: re.Pattern[str]
+    path_format: str
+
+    @classmethod
+    def from_meta(cls, meta: dict[str, str]) -> KeyRules:
+        """The rules the ``meta`` table records, each falling back to this package's copy.
+
+        Raises:
+            UnsafeAtlasError: a recorded rule that is not a regular expression
+                or names a field other than the key's.
+        """
+        text = meta.get("key_pattern") or KEY_PATTERN
+        try:
+            pattern = re.compile(text)
+        except re.error as error:
+            raise UnsafeAtlasError(f"Refusing the atlas's key_pattern {text!r}: {error}.") from error
+        path_format = meta.get("path_format") or PATH_FORMAT
+        try:
+            fields = [name for _, name, _, _ in string.Formatter().parse(path_format) if name is not None]
+        except ValueError as error:
+            raise UnsafeAtlasError(f"Refusing the atlas's path_format {path_format!r}: {error}.") from error
+        if not set(fields) <= set(_PATH_FIELDS):
+            raise UnsafeAtlasError(
+                f"Refusing the atlas's path_format {path_format!r}: its fields must be among "
+                f"{', '.join(_PATH_FIELDS)}."
+            )
+        return cls(pattern, path_format)
+
+    def check(self, value: object, what: str, *, allow_empty: bool = False) -> str:
+        """`check_component` with this atlas's grammar."""
+        return check_component(value, what, allow_empty=allow_empty, pattern=self.pattern)
+
+    def path(self, row: ImageRow) -> str:
+        """The path an image's key implies."""
+        values = {
+            "model": row.model,
+            "snapshot": row.snapshot,
+            "method": row.method,
+            "layer": row.layer,
+            "channel": row.channel,
+            "suffix": f"~{row.variant}" if row.variant else "",
+        }
+        parts = []
+        # Field by field, never str.format: a recorded format must not reach attributes of the values.
+        for literal, name, spec, _conversion in string.Formatter().parse(self.path_format):
+            parts.append(literal)
+            if name is None:
+                continue
+            try:
+                parts.append(format(values[name], spec or ""))
+            except (KeyError, ValueError) as error:
+                raise UnsafeAtlasError(
+                    f"Refusing the atlas's path_format {self.path_format!r}: {error}."
+                ) from error
+        return "".join(parts)
 
 
 @dataclass(frozen=True)
@@ -108,6 +199,23 @@ class LayerRow:
 
 
 @dataclass(frozen=True)
+class MethodRow:
+    """One row of ``methods``: how the gallery shows a method.
+
+    Attributes:
+        name: the method.
+        kind: ``"image"`` or ``"sheet"`` (a contact sheet); grids show images first.
+        description: one line of text about what the method's images show.
+        display_order: position in lists, lower first.
+    """
+
+    name: str
+    kind: str
+    description: str
+    display_order: int
+
+
+@dataclass(frozen=True)
 class ImageRow:
     """One row of ``images`` plus its ``metrics``."""
 
@@ -146,6 +254,7 @@ class Atlas:
         layers: by id, every layer of the ``layers`` table.
         model_layers: (model, layer) -> channel count in that model.
         images: every image, ordered by key.
+        methods: by name, the ``methods`` table (empty for an atlas without one).
     """
 
     root: Path
@@ -155,6 +264,24 @@ class Atlas:
     layers: dict[str, LayerRow]
     model_layers: dict[tuple[str, str], int]
     images: list[ImageRow] = field(default_factory=list)
+    methods: dict[str, MethodRow] = field(default_factory=dict)
+
+    def figure_layers(self, figure: int) -> list[str] | None:
+        """The layer ids of the paper's figure 6 or 7 the atlas records (meta ``figureN_layers``), or None.
+
+        Raises:
+            AtlasError: the recorded value is not a JSON list of strings.
+        """
+        text = self.meta.get(f"figure{figure}_layers")
+        if text is None:
+            return None
+        try:
+            ids = json.loads(text)
+        except ValueError as error:
+            raise AtlasError(f"meta figure{figure}_layers is not JSON: {error}") from error
+        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+            raise AtlasError(f"meta figure{figure}_layers must be a list of layer ids, received {text!r}")
+        return ids
 
     def source(self, image: ImageRow) -> Path:
         """Absolute path of an image's PNG."""
@@ -171,11 +298,6 @@ def _connect(path: Path) -> sqlite3.Connection:
         return db
     except sqlite3.OperationalError:
         return sqlite3.connect(f"{uri}?immutable=1", uri=True)
-
-
-def _expected_path(row: ImageRow) -> str:
-    stem = f"{row.channel:04d}" + (f"~{row.variant}" if row.variant else "")
-    return f"images/{row.model}/{row.snapshot}/{row.method}/{row.layer}/{stem}.png"
 
 
 def read_atlas(root: str | Path) -> Atlas:
@@ -211,12 +333,13 @@ def read_atlas(root: str | Path) -> Atlas:
 
 def _read(db: sqlite3.Connection, root: Path) -> Atlas:
     meta = dict(db.execute("SELECT key, value FROM meta"))
+    rules = KeyRules.from_meta(meta)
     models: dict[str, ModelRow] = {}
     for row in db.execute(
         "SELECT name, dataset, dataset_kind, parent, description, num_classes, width "
         "FROM models ORDER BY name"
     ):
-        model = ModelRow(check_component(row[0], "model name"), *(row[1:3]), row[3] or None, *row[4:])
+        model = ModelRow(rules.check(row[0], "model name"), *(row[1:3]), row[3] or None, *row[4:])
         models[model.name] = model
     models = _parents_first(models)
 
@@ -225,7 +348,7 @@ def _read(db: sqlite3.Connection, root: Path) -> Atlas:
         "SELECT model, snapshot, iteration, is_final, metric_name, metric FROM snapshots "
         "ORDER BY model, is_final, iteration, snapshot"
     ):
-        check_component(row[1], "snapshot name")
+        rules.check(row[1], "snapshot name")
         snapshots[row[0]].append(SnapshotRow(row[0], row[1], row[2], bool(row[3]), row[4], row[5]))
 
     layers: dict[str, LayerRow] = {}
@@ -233,7 +356,7 @@ def _read(db: sqlite3.Connection, root: Path) -> Atlas:
         "SELECT id, slim_scope, short_id, graph_op, block, channels, kernel, graph_index, paper_index "
         "FROM layers ORDER BY paper_index, graph_index, id"
     ):
-        layers[check_component(row[0], "layer id")] = LayerRow(*row)
+        layers[rules.check(row[0], "layer id")] = LayerRow(*row)
     model_layers = {
         (m, layer): n for m, layer, n in db.execute("SELECT model, layer, channels FROM model_layers")
     }
@@ -250,7 +373,7 @@ def _read(db: sqlite3.Connection, root: Path) -> Atlas:
         "ORDER BY model, snapshot, method, layer, channel, variant"
     ):
         image = ImageRow(*row[:6], row[6] or "", *row[7:], metrics=tuple(metrics.get(row[0], ())))
-        _validate_image(image, resolved_root)
+        _validate_image(image, resolved_root, rules)
         images.append(image)
         if image.model not in models:  # an image of a model the models table forgot: show it anyway
             models[image.model] = ModelRow(image.model, "", "", None, "", None, None)
@@ -262,23 +385,35 @@ def _read(db: sqlite3.Connection, root: Path) -> Atlas:
                 SnapshotRow(name, snap, None, snap == "final", None, None)
                 for snap in sorted({i.snapshot for i in images if i.model == name})
             ]
-    return Atlas(root, meta, models, dict(snapshots), layers, model_layers, images)
+    return Atlas(root, meta, models, dict(snapshots), layers, model_layers, images, _read_methods(db))
 
 
-def _validate_image(image: ImageRow, resolved_root: Path) -> None:
-    check_component(image.model, "model name")
-    check_component(image.snapshot, "snapshot name")
-    check_component(image.method, "method")
-    check_component(image.layer, "layer id")
-    check_component(image.variant, "variant", allow_empty=True)
+def _read_methods(db: sqlite3.Connection) -> dict[str, MethodRow]:
+    """The ``methods`` table by name; empty for a catalog written before it existed."""
+    if not db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'methods'").fetchone():
+        return {}
+    return {
+        str(name): MethodRow(str(name), str(kind or ""), str(description or ""), int(order or 0))
+        for name, kind, description, order in db.execute(
+            "SELECT name, kind, description, display_order FROM methods ORDER BY display_order, name"
+        )
+    }
+
+
+def _validate_image(image: ImageRow, resolved_root: Path, rules: KeyRules) -> None:
+    rules.check(image.model, "model name")
+    rules.check(image.snapshot, "snapshot name")
+    rules.check(image.method, "method")
+    rules.check(image.layer, "layer id")
+    rules.check(image.variant, "variant", allow_empty=True)
     if not isinstance(image.channel, int) or image.channel < 0:
         raise UnsafeAtlasError(
             f"Refusing channel {image.channel!r} of {image.path!r}: expected an integer >= 0."
         )
-    if image.path != _expected_path(image):
+    expected = rules.path(image)
+    if image.path != expected:
         raise UnsafeAtlasError(
-            f"Refusing image path {image.path!r}: its key implies {_expected_path(image)!r} "
-            "(docs/formats.md)."
+            f"Refusing image path {image.path!r}: its key implies {expected!r} (docs/formats.md)."
         )
     source = (resolved_root / image.path).resolve()
     if not source.is_relative_to(resolved_root):

@@ -4,8 +4,8 @@ One `Writer` sets up the environment (autoescape on, ``trim_blocks``,
 ``lstrip_blocks``, undefined names are errors) over a `ChoiceLoader`: a
 user's template directory first, then the defaults in ``templates/``, so a
 site overrides any template by placing a file of the same name. Templates
-get the `generator.pages.Site` and each page's context; they compute nothing.
-Pages are written through `generator.files` (atomically, mode 0644, only
+get the `vtl_gallery.pages.Site` and each page's context; they compute nothing.
+Pages are written through `vtl_gallery.files` (atomically, mode 0644, only
 when their bytes change).
 """
 
@@ -16,13 +16,13 @@ from pathlib import Path
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
-from generator import urls
-from generator.files import write_if_changed
-from generator.pages import Page, Site
+from vtl_gallery import urls
+from vtl_gallery.files import write_if_changed
+from vtl_gallery.pages import Page, Site
 
 __all__ = ["DEFAULT_TEMPLATES", "Writer", "write_if_changed"]
 
-DEFAULT_TEMPLATES = Path(__file__).resolve().parents[1] / "templates"
+DEFAULT_TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
 def template_dirs(user_dir: Path | None) -> list[Path]:

@@ -18,9 +18,9 @@ __all__ = ["register"]
 
 
 def _run(args: argparse.Namespace) -> int:
-    from generator.build import DEFAULT_SITE_SRC, build_site
-    from generator.catalog import AtlasError
-    from generator.config import ConfigError
+    from vtl_gallery.build import DEFAULT_SITE_SRC, build_site
+    from vtl_gallery.catalog import AtlasError
+    from vtl_gallery.config import ConfigError
 
     try:
         build_site(

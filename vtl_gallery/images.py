@@ -3,7 +3,7 @@
 Each atlas PNG gives three files under dist/: the original (a copy, or a
 reflink where the file system supports one; never a hard link, so editing
 dist/ cannot change the atlas), a small WebP thumbnail for grids and a larger
-WebP for channel pages, all mode 0644 (`generator.files`). Derivatives are
+WebP for channel pages, all mode 0644 (`vtl_gallery.files`). Derivatives are
 made once: the build manifest remembers each source's size and mtime, and an
 unchanged source with its outputs in place is skipped (one stat per file,
 which also catches an original that is still a hard link to the atlas from an
@@ -22,9 +22,9 @@ from pathlib import Path
 
 from PIL import Image
 
-from generator import urls
-from generator.catalog import Atlas, ImageRow
-from generator.files import copy_file, ensure_mode, kept, write_atomic
+from vtl_gallery import urls
+from vtl_gallery.catalog import Atlas, ImageRow
+from vtl_gallery.files import copy_file, ensure_mode, kept, write_atomic
 
 __all__ = ["Derived", "sync_images"]
 
@@ -116,7 +116,7 @@ def sync_images(
     """Bring dist/'s image files up to date with the atlas.
 
     Args:
-        atlas: the atlas read by `generator.catalog.read_atlas`.
+        atlas: the atlas read by `vtl_gallery.catalog.read_atlas`.
         dist: the output directory.
         previous: the ``images`` section of the last build manifest.
         thumb_px, view_px: longest side of the thumbnail and the view size.

@@ -10,7 +10,7 @@ A page is a Markdown file with a small metadata header (Python-Markdown's
 
 Raw HTML in the Markdown is escaped, not passed through, and links or images
 with a scheme other than http(s), mailto or a relative path are dropped (the
-check is `generator.urls.unsafe_url`, the one site.toml's URLs pass), so a
+check is `vtl_gallery.urls.unsafe_url`, the one site.toml's URLs pass), so a
 page from site_src/ cannot inject script into the site.
 """
 
@@ -24,8 +24,8 @@ import markdown
 from markdown.treeprocessors import Treeprocessor
 from markupsafe import Markup
 
-from generator.catalog import check_component
-from generator.urls import unsafe_url
+from vtl_gallery.catalog import check_component
+from vtl_gallery.urls import unsafe_url
 
 __all__ = ["MarkdownPage", "read_pages", "render_markdown"]
 

@@ -11,7 +11,7 @@ fingerprints of the images it shows); per ZIP, its members' checksums. What
 matches is not redone, and every file is written only if its bytes differ,
 so a rebuild with nothing changed leaves every mtime alone.
 
-Everything is written through `generator.files`: files mode 0644, folders the
+Everything is written through `vtl_gallery.files`: files mode 0644, folders the
 build creates 0755 (whatever the umask), original PNGs copied, never linked,
 so the output can be served by any user and edited without touching the atlas.
 """
@@ -26,23 +26,23 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import generator
-from generator import urls
-from generator.catalog import Atlas, UnsafeAtlasError, read_atlas
-from generator.config import SiteConfig, load_config
-from generator.content import read_pages
-from generator.downloads import MANIFEST, write_downloads
-from generator.files import kept, make_dirs, write_if_changed
-from generator.images import sync_images
-from generator.pages import build_site_model
-from generator.parallel import fork_map
-from generator.search import write_script_data
-from generator.sitemap import MAX_URLS, write_sitemaps
-from generator.writer import Writer
+import vtl_gallery
+from vtl_gallery import urls
+from vtl_gallery.catalog import Atlas, UnsafeAtlasError, read_atlas
+from vtl_gallery.config import SiteConfig, load_config
+from vtl_gallery.content import read_pages
+from vtl_gallery.downloads import MANIFEST, write_downloads
+from vtl_gallery.files import kept, make_dirs, write_if_changed
+from vtl_gallery.images import sync_images
+from vtl_gallery.pages import build_site_model
+from vtl_gallery.parallel import fork_map
+from vtl_gallery.search import write_script_data
+from vtl_gallery.sitemap import MAX_URLS, write_sitemaps
+from vtl_gallery.writer import Writer
 
 __all__ = ["BUILD_MANIFEST", "DEFAULT_SITE_SRC", "BuildReport", "build_site"]
 
-DEFAULT_SITE_SRC = Path(__file__).resolve().parents[1] / "site_src"
+DEFAULT_SITE_SRC = Path(__file__).resolve().parent / "site_src"
 """The bundled pages and site.toml, used when no site_src is given."""
 
 BUILD_MANIFEST = ".vtl-build.json"
@@ -98,8 +98,8 @@ def _site_digest(
     atlas: Atlas, config: SiteConfig, dirs: list[Path], site_src: Path | None, primary: str
 ) -> str:
     """Digest of every input that all pages share (not image contents)."""
-    h = hashlib.sha256(f"{generator.__version__}|{config!r}|{primary}".encode())
-    _hash_tree(h, Path(generator.__file__).parent, "*.py")
+    h = hashlib.sha256(f"{vtl_gallery.__version__}|{config!r}|{primary}".encode())
+    _hash_tree(h, Path(vtl_gallery.__file__).parent, "*.py")
     for directory in dirs:
         _hash_tree(h, directory)
     _hash_tree(h, site_src)
@@ -109,6 +109,7 @@ def _site_digest(
         [repr(s) for snaps in atlas.snapshots.values() for s in snaps],
         [repr(layer) for layer in atlas.layers.values()],
         sorted(atlas.model_layers.items()),
+        [repr(method) for method in atlas.methods.values()],
     ]
     h.update(json.dumps(structure, default=str).encode())
     for image in atlas.images:

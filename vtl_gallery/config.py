@@ -2,7 +2,7 @@
 
 Every default is in `SiteConfig`; the TOML file overrides what it names and
 unknown keys are rejected by name, so a typo never passes silently. Every
-``*_url`` setting must pass `generator.urls.unsafe_url`: ``base_url`` is an
+``*_url`` setting must pass `vtl_gallery.urls.unsafe_url`: ``base_url`` is an
 absolute http(s) URL (or empty), the others http(s), mailto or relative; a
 ``javascript:`` license link, say, stops the build with the key, the value
 and what is allowed.
@@ -15,7 +15,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from generator.urls import LINK_SCHEMES, WEB_SCHEMES, allowed_text, unsafe_url
+from vtl_gallery.urls import LINK_SCHEMES, WEB_SCHEMES, allowed_text, unsafe_url
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -50,8 +50,8 @@ class SiteConfig:
         webp_quality: WebP quality of both derivatives.
         workers: processes for image derivatives.
         primary_method: render method shown in the grids (others appear on
-            channel pages); empty picks ``lucid`` where there is one
-            (`generator.pages.choose_primary`).
+            channel pages); empty picks the first image method in the atlas's
+            display order (`vtl_gallery.pages.choose_primary`).
     """
 
     title: str = "Visualizing Transfer Learning"
