@@ -47,7 +47,7 @@ def time_examples(model, layer: str, images: np.ndarray, top: int) -> float:
 def time_render_step(model, layer: str, size: int) -> float:
     """Seconds of one compiled Lucid step of the whole layer (3 steps minus 1, after compiling)."""
     channels = list(range(inception_v1.channel_count(model, layer)))
-    renderer = ChannelRenderer(model, layer, size=size)
+    renderer = ChannelRenderer.from_keywords(model, layer, size=size)
     renderer.render(channels, steps=1, progress=False)
     start = time.perf_counter()
     renderer.render(channels, steps=1, progress=False)

@@ -44,13 +44,17 @@ def method_render(
     count = inception_v1.channel_count(model, layer)
     if method == "diversity":
         channels = [c % count for c in range(images // DIVERSITY_IMAGES) for _ in range(DIVERSITY_IMAGES)]
-        renderer = ChannelRenderer(model, layer, size=size, diversity=100.0, diversity_group=DIVERSITY_IMAGES)
+        renderer = ChannelRenderer.from_keywords(
+            model, layer, size=size, diversity=100.0, diversity_group=DIVERSITY_IMAGES
+        )
         return renderer, channels
     channels = [c % count for c in range(images)]
     if method == "negative":
-        return ChannelRenderer(model, pre_relu_layer(model, layer), size=size, objective="negative"), channels
+        return ChannelRenderer.from_keywords(
+            model, pre_relu_layer(model, layer), size=size, objective="negative"
+        ), channels
     objective = "neuron" if method == "neuron" else "channel"
-    return ChannelRenderer(model, layer, size=size, objective=objective), channels
+    return ChannelRenderer.from_keywords(model, layer, size=size, objective=objective), channels
 
 
 def seconds_per_step(renderer: ChannelRenderer, channels: list[int], steps: int, windows: int) -> float:

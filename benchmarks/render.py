@@ -219,17 +219,15 @@ class StepTimer:
         from visualizer.render.fused import refresh_fused
         from visualizer.render.transforms import STANDARD_SCALES
 
-        if renderer.fuse:
+        if renderer.compute.fuse:
             refresh_fused(renderer.net)
-        self.renderer, self.batch = renderer, len(channels)
-        self.params = ops.convert_to_tensor(renderer._initial(channels, 0, 0))
-        self.m, self.v = ops.zeros_like(self.params), ops.zeros_like(self.params)
+        self.renderer, self.loop, self.batch = renderer, renderer.loop, len(channels)
+        self.loop.stepper.start(self.loop.initial(channels, 0, 0))
+        self.loss = self.loop.step_loss(False)
         self.ids = ops.convert_to_tensor(np.asarray(channels, dtype="int32"))
         self.rng = np.random.default_rng(0)
-        self.step = renderer._step(False)
         self.scale_slots = [i for i, t in enumerate(renderer.pipeline.transforms) if t.shape_changing]
         self.count = len(STANDARD_SCALES) if self.scale_slots else 3
-        self.updates = 0
         self.window()
 
     def window(self) -> float:
@@ -240,15 +238,11 @@ class StepTimer:
         start = time.perf_counter()
         values = None
         for index in range(self.count):
-            draws = list(self.renderer.pipeline.sample(self.rng, self.batch))
+            draws = list(self.loop.transforms.sample(self.rng, self.batch, self.loop.per_image_transforms))
             for slot in self.scale_slots:
                 draws[slot] = np.asarray([index], dtype="int32")
-            dynamic, static = self.renderer._split_draws(tuple(draws))
-            self.updates += 1
-            t = ops.convert_to_tensor(np.float32(100 + self.updates))
-            self.params, self.m, self.v, values = self.step(
-                self.params, self.m, self.v, t, self.ids, dynamic, static
-            )
+            dynamic, static = self.loop.split_draws(tuple(draws))
+            values = self.loop.stepper.step(self.loss, self.ids, ((), dynamic), static)
         ops.convert_to_numpy(values)  # wait for the device
         return (time.perf_counter() - start) / self.count
 
@@ -339,7 +333,7 @@ def measure(net, layer: str, size: int, args: argparse.Namespace, strategies: li
             if name == LUCID_ITSELF:
                 timers[name] = LucidTimer(net, layer, size, workdir)
             else:
-                renderer = ChannelRenderer(
+                renderer = ChannelRenderer.from_keywords(
                     net,
                     layer,
                     size=size,
@@ -369,7 +363,7 @@ def measure(net, layer: str, size: int, args: argparse.Namespace, strategies: li
     if args.convs and keras.config.backend() == "tensorflow":
         for name in {"lucid", "ours"} & set(strategies):
             timer = timers[name]
-            adjoint = timer.renderer.fuse and timer.batch >= FAST_GRADIENT_MIN_BATCH
+            adjoint = timer.renderer.compute.fuse and timer.batch >= FAST_GRADIENT_MIN_BATCH
             convs_alone[name] = convs_alone_seconds(
                 truncated, sizes[len(sizes) // 2], timer.batch, timer.renderer.selects_channels, adjoint
             )

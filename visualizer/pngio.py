@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -15,7 +16,15 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, PngImagePlugin
 
-__all__ = ["AtlasWriteError", "TEMP_PREFIX", "read_png", "read_png_text", "to_uint8", "write_png_atomic"]
+__all__ = [
+    "AtlasWriteError",
+    "TEMP_PREFIX",
+    "file_sha256",
+    "read_png",
+    "read_png_text",
+    "to_uint8",
+    "write_png_atomic",
+]
 
 TEMP_PREFIX = ".tmp-"
 
@@ -92,3 +101,12 @@ def read_png(path: str | os.PathLike) -> tuple[np.ndarray, dict[str, str]]:
 def read_png_text(path: str | os.PathLike) -> dict[str, str]:
     """Return the text chunks of a PNG after fully decoding it (see `read_png`)."""
     return read_png(path)[1]
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """SHA-256 hex digest of a file (an image's checksum in the catalog, a generator's identity)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -22,7 +22,8 @@ import hashlib
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,20 +31,28 @@ import vtl_gallery
 from vtl_gallery import urls
 from vtl_gallery.catalog import Atlas, UnsafeAtlasError, read_atlas
 from vtl_gallery.config import SiteConfig, load_config
-from vtl_gallery.content import read_pages
+from vtl_gallery.content import MarkdownPage, read_pages
 from vtl_gallery.downloads import MANIFEST, write_downloads
 from vtl_gallery.files import kept, make_dirs, write_if_changed
-from vtl_gallery.images import sync_images
-from vtl_gallery.pages import build_site_model
+from vtl_gallery.images import Derived, sync_images
+from vtl_gallery.pages import Page, Site, build_site_model
 from vtl_gallery.parallel import fork_map
 from vtl_gallery.search import write_script_data
 from vtl_gallery.sitemap import MAX_URLS, write_sitemaps
 from vtl_gallery.writer import Writer
 
-__all__ = ["BUILD_MANIFEST", "DEFAULT_SITE_SRC", "BuildReport", "build_site"]
+__all__ = ["BUILD_MANIFEST", "DEFAULT_SITE_SRC", "NO_BASE_URL_WARNING", "BuildReport", "build_site"]
 
 DEFAULT_SITE_SRC = Path(__file__).resolve().parent / "site_src"
 """The bundled pages and site.toml, used when no site_src is given."""
+
+NO_BASE_URL_WARNING = (
+    "site: warning: no base_url (site.toml or --base-url): citations will be relative. Permanent URLs "
+    "and BibTeX entries name paths, not addresses; there are no canonical links, citation_public_url "
+    "or sitemap.xml, and the links of 404.html work only for missing pages at the top level. "
+    "Pass --base-url https://... (the address the site is served from) for a site to cite."
+)
+"""Logged once by a build without a base URL."""
 
 BUILD_MANIFEST = ".vtl-build.json"
 _MANIFEST_VERSION = 1
@@ -138,6 +147,167 @@ def _load_manifest(dist: Path) -> dict:
     return data if data.get("version") == _MANIFEST_VERSION else {}
 
 
+@dataclass
+class _Inputs:
+    """What a build reads, checked: where things are, the settings and the atlas."""
+
+    atlas_dir: Path
+    dist: Path
+    src: Path | None  # site_src
+    user_templates: Path | None
+    config: SiteConfig
+    atlas: Atlas
+
+
+@contextmanager
+def _timed(report: BuildReport, stage: str) -> Iterator[None]:
+    mark = time.perf_counter()
+    yield
+    report.timings[stage] = time.perf_counter() - mark
+
+
+def _read_inputs(
+    atlas_dir: str | os.PathLike,
+    out: str | os.PathLike,
+    site_src: str | os.PathLike | None,
+    templates: str | os.PathLike | None,
+    base_url: str | None,
+    workers: int | None,
+) -> _Inputs:
+    """Check the folders, load the settings and read the atlas."""
+    atlas_path, dist = Path(atlas_dir), Path(out)
+    src = Path(site_src) if site_src is not None else None
+    for name, folder in (("site_src", src), ("templates", templates)):
+        if folder is not None and not Path(folder).is_dir():
+            raise FileNotFoundError(f"{name} folder {folder} does not exist (or is not a folder).")
+    user_templates = Path(templates) if templates else (src / "templates" if src else None)
+    config = load_config(src / "site.toml" if src else None, base_url=base_url, workers=workers)
+    _check_locations(atlas_path, dist)
+    return _Inputs(atlas_path, dist, src, user_templates, config, read_atlas(atlas_path))
+
+
+def _update_images(
+    inputs: _Inputs,
+    previous: dict[str, list],
+    report: BuildReport,
+    outputs: set[str],
+    log: Callable[[str], None],
+) -> tuple[dict[str, Derived], dict[str, list]]:
+    """Bring the originals and their derivatives up to date; returns (derived, image state)."""
+    atlas, config = inputs.atlas, inputs.config
+    log(f"site: {len(atlas.images)} images, {len(atlas.models)} models from {inputs.atlas_dir}")
+    derived, image_state, redone = sync_images(
+        atlas,
+        inputs.dist,
+        previous,
+        thumb_px=config.thumb_px,
+        view_px=config.view_px,
+        quality=config.webp_quality,
+        workers=config.workers,
+        progress=lambda done, total: log(f"site: images {done}/{total}"),
+    )
+    report.images, report.images_redone = len(atlas.images), redone
+    for image in atlas.images:
+        outputs.update((urls.original(image.path), urls.thumb(image.path), urls.view(image.path)))
+    return derived, image_state
+
+
+def _read_markdown_pages(src: Path | None) -> list[MarkdownPage]:
+    """The pages of site_src, none of them named like one of the site's own paths."""
+    pages_md = read_pages(src)
+    clashes = sorted(p.slug for p in pages_md if p.slug in _RESERVED)
+    if clashes:
+        raise ValueError(
+            f"site_src page name(s) {clashes} clash with the site's own paths {sorted(_RESERVED)}."
+        )
+    return pages_md
+
+
+def _site_model(inputs: _Inputs, derived: dict[str, Derived]) -> tuple[Site, Writer, str]:
+    """The site model, its writer and the digest of the inputs all pages share."""
+    site = build_site_model(inputs.atlas, derived, inputs.config, _read_markdown_pages(inputs.src))
+    writer = Writer(site, inputs.dist, inputs.user_templates)
+    digest = _site_digest(inputs.atlas, inputs.config, writer.dirs, inputs.src, site.primary_method)
+    return site, writer, digest
+
+
+def _write_static_and_downloads(
+    site: Site,
+    writer: Writer,
+    dist: Path,
+    previous: dict[str, str],
+    workers: int,
+    report: BuildReport,
+    outputs: set[str],
+) -> dict[str, str]:
+    """Copy the static files and write the ZIP downloads; returns the ZIPs' state."""
+    for name, source in writer.static_files():
+        target = urls.safe_output_path(dist, "static/" + name)
+        report.other_written += write_if_changed(target, source.read_bytes())
+        outputs.add("static/" + name)
+    site.archives, zip_state, changed = write_downloads(site, dist, previous, workers)
+    report.other_written += changed
+    outputs.update(a.path for a in site.archives)
+    outputs.add(MANIFEST)
+    return zip_state
+
+
+def _pages_to_render(
+    site: Site, site_digest: str, zip_state: dict[str, str], previous: dict[str, str], dist: Path
+) -> tuple[dict[str, str], list[Page]]:
+    """Each page's digest, and the pages whose digest changed or whose file is gone."""
+    page_state: dict[str, str] = {}
+    todo = []
+    for page in site.pages:
+        if page.path == urls.DOWNLOADS:  # shows archive sizes
+            page.deps = [*page.deps, *sorted(zip_state.values())]
+        digest = page.digest(site_digest)
+        page_state[page.path] = digest
+        if previous.get(page.path) != digest or not kept(dist / urls.output_file(page.path)):
+            todo.append(page)
+    return page_state, todo
+
+
+def _write_script_data_and_sitemaps(
+    site: Site, writer: Writer, dist: Path, sitemap_max_urls: int, report: BuildReport, outputs: set[str]
+) -> None:
+    data_paths, changed = write_script_data(site, dist)
+    report.other_written += changed
+    outputs.update(data_paths)
+    listed = [p.path for p in site.pages if p.listed]
+    sitemap_paths, changed = write_sitemaps(writer, dist, listed, sitemap_max_urls)
+    report.other_written += changed
+    outputs.update(sitemap_paths)
+
+
+def _remove_stale(dist: Path, previous_outputs: list[str], outputs: set[str]) -> int:
+    """Delete the files an earlier build wrote that this one did not; returns how many."""
+    removed = 0
+    for stale in sorted(set(previous_outputs) - outputs):
+        target = urls.safe_output_path(dist, stale)
+        if target.is_file():
+            target.unlink()
+            removed += 1
+    return removed
+
+
+def _save_manifest(
+    dist: Path,
+    image_state: dict[str, list],
+    page_state: dict[str, str],
+    zip_state: dict[str, str],
+    outputs: set[str],
+) -> None:
+    state = {
+        "version": _MANIFEST_VERSION,
+        "images": image_state,
+        "pages": page_state,
+        "zips": zip_state,
+        "outputs": sorted(outputs),
+    }
+    write_if_changed(dist / BUILD_MANIFEST, json.dumps(state, separators=(",", ":")).encode())
+
+
 def build_site(
     atlas_dir: str | os.PathLike,
     out: str | os.PathLike,
@@ -173,103 +343,33 @@ def build_site(
     """
     started = time.perf_counter()
     report = BuildReport()
-    atlas_dir, dist = Path(atlas_dir), Path(out)
-    src = Path(site_src) if site_src is not None else None
-    for name, folder in (("site_src", src), ("templates", templates)):
-        if folder is not None and not Path(folder).is_dir():
-            raise FileNotFoundError(f"{name} folder {folder} does not exist (or is not a folder).")
-    user_templates = Path(templates) if templates else (src / "templates" if src else None)
-    config = load_config(src / "site.toml" if src else None, base_url=base_url, workers=workers)
-    _check_locations(atlas_dir, dist)
-
-    atlas = read_atlas(atlas_dir)
+    inputs = _read_inputs(atlas_dir, out, site_src, templates, base_url, workers)
+    dist, config = inputs.dist, inputs.config
+    if not config.absolute_base:
+        log(NO_BASE_URL_WARNING)
     make_dirs(dist)
     previous = _load_manifest(dist)
-    mark = time.perf_counter()
+    outputs: set[str] = set()  # every file of this build, relative to dist
 
-    log(f"site: {len(atlas.images)} images, {len(atlas.models)} models from {atlas_dir}")
-    derived, image_state, redone = sync_images(
-        atlas,
-        dist,
-        previous.get("images", {}),
-        thumb_px=config.thumb_px,
-        view_px=config.view_px,
-        quality=config.webp_quality,
-        workers=config.workers,
-        progress=lambda done, total: log(f"site: images {done}/{total}"),
-    )
-    report.images, report.images_redone = len(atlas.images), redone
-    report.timings["images"] = time.perf_counter() - mark
-    outputs: set[str] = set()
-    for image in atlas.images:
-        outputs.update((urls.original(image.path), urls.thumb(image.path), urls.view(image.path)))
-
-    mark = time.perf_counter()
-    pages_md = read_pages(src)
-    clashes = sorted(p.slug for p in pages_md if p.slug in _RESERVED)
-    if clashes:
-        raise ValueError(
-            f"site_src page name(s) {clashes} clash with the site's own paths {sorted(_RESERVED)}."
+    with _timed(report, "images"):
+        derived, image_state = _update_images(inputs, previous.get("images", {}), report, outputs, log)
+    with _timed(report, "model"):
+        site, writer, site_digest = _site_model(inputs, derived)
+    with _timed(report, "downloads"):
+        zip_state = _write_static_and_downloads(
+            site, writer, dist, previous.get("zips", {}), config.workers, report, outputs
         )
-    site = build_site_model(atlas, derived, config, pages_md)
-    writer = Writer(site, dist, user_templates)
-    site_digest = _site_digest(atlas, config, writer.dirs, src, site.primary_method)
-    report.timings["model"] = time.perf_counter() - mark
+    with _timed(report, "pages"):
+        page_state, todo = _pages_to_render(site, site_digest, zip_state, previous.get("pages", {}), dist)
+        outputs.update(urls.output_file(path) for path in page_state)
+        report.pages_rendered = len(todo)
+        report.pages_written = sum(fork_map(writer.write, todo, config.workers))
+        report.pages = len(site.pages)
+    with _timed(report, "data"):
+        _write_script_data_and_sitemaps(site, writer, dist, sitemap_max_urls, report, outputs)
+        report.removed = _remove_stale(dist, previous.get("outputs", []), outputs)
 
-    mark = time.perf_counter()
-    for name, source in writer.static_files():
-        target = urls.safe_output_path(dist, "static/" + name)
-        report.other_written += write_if_changed(target, source.read_bytes())
-        outputs.add("static/" + name)
-    site.archives, zip_state, changed = write_downloads(site, dist, previous.get("zips", {}), config.workers)
-    report.other_written += changed
-    outputs.update(a.path for a in site.archives)
-    outputs.add(MANIFEST)
-    report.timings["downloads"] = time.perf_counter() - mark
-
-    mark = time.perf_counter()
-    old_pages = previous.get("pages", {})
-    page_state: dict[str, str] = {}
-    todo = []
-    for page in site.pages:
-        if page.path == urls.DOWNLOADS:  # shows archive sizes
-            page.deps = [*page.deps, *sorted(zip_state.values())]
-        digest = page.digest(site_digest)
-        output = urls.output_file(page.path)
-        page_state[page.path] = digest
-        outputs.add(output)
-        if old_pages.get(page.path) != digest or not kept(dist / output):
-            todo.append(page)
-    report.pages_rendered = len(todo)
-    report.pages_written = sum(fork_map(writer.write, todo, config.workers))
-    report.pages = len(site.pages)
-    report.timings["pages"] = time.perf_counter() - mark
-
-    mark = time.perf_counter()
-    data_paths, changed = write_script_data(site, dist)
-    report.other_written += changed
-    outputs.update(data_paths)
-    sitemap_paths, changed = write_sitemaps(writer, dist, [p.path for p in site.pages], sitemap_max_urls)
-    report.other_written += changed
-    outputs.update(sitemap_paths)
-    if not config.absolute_base:
-        log("site: no base_url (site.toml or --base-url), so no sitemap.xml and relative citation URLs")
-
-    for stale in sorted(set(previous.get("outputs", [])) - outputs):
-        target = urls.safe_output_path(dist, stale)
-        if target.is_file():
-            target.unlink()
-            report.removed += 1
-    report.timings["data"] = time.perf_counter() - mark
-
-    state = {
-        "version": _MANIFEST_VERSION,
-        "images": image_state,
-        "pages": page_state,
-        "zips": zip_state,
-        "outputs": sorted(outputs),
-    }
-    write_if_changed(dist / BUILD_MANIFEST, json.dumps(state, separators=(",", ":")).encode())
+    _save_manifest(dist, image_state, page_state, zip_state, outputs)
     report.seconds = time.perf_counter() - started
     log("site: " + report.summary() + f" -> {dist}")
     return report

@@ -36,6 +36,8 @@ class SiteConfig:
     Attributes:
         title: site title, in every page's <title> and header.
         subtitle: one line under the title on the home page.
+        intro: a paragraph of your own words on the home page, after the
+            summary of the atlas that the gallery derives from the catalog.
         base_url: absolute http(s) URL the site will be served from (for the
             sitemap, canonical links and citations); empty when unknown.
         authors: citation authors, "First Last".
@@ -56,6 +58,7 @@ class SiteConfig:
 
     title: str = "Visualizing Transfer Learning"
     subtitle: str = ""
+    intro: str = ""
     base_url: str = ""
     authors: tuple[str, ...] = ()
     year: int = 2020

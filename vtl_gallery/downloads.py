@@ -103,6 +103,7 @@ def manifest(site: Site) -> dict:
     return {
         "format": "vtl-site-manifest/1",
         "title": site.config.title,
+        "base_url": site.config.absolute_base or None,
         "atlas": site.atlas.meta,
         "license": {"name": site.config.license_name, "url": site.config.license_url},
         "images": entries,

@@ -12,19 +12,32 @@ one channel in a grid, holding one *cell* per model or snapshot.
 from __future__ import annotations
 
 import hashlib
+import json
 import string
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
+from urllib.parse import quote
 
 from vtl_gallery import urls
 from vtl_gallery.catalog import Atlas, ImageRow, LayerRow, MethodRow, ModelRow, SnapshotRow
 from vtl_gallery.config import SiteConfig
 from vtl_gallery.content import MarkdownPage
+from vtl_gallery.facts import AtlasFacts, describe, doc_parts, is_synthetic
 from vtl_gallery.images import Derived
 
-__all__ = ["PAPER_FIGURE6", "PAPER_FIGURE7", "Page", "Site", "build_site_model", "choose_primary"]
+__all__ = [
+    "PAPER_FIGURE6",
+    "PAPER_FIGURE7",
+    "Column",
+    "ComparePair",
+    "Page",
+    "Site",
+    "build_site_model",
+    "choose_primary",
+    "compare_pairs",
+]
 
 # The figures' layers are the atlas's (meta figure6_layers and figure7_layers, written by the visualizer);
 # these copies serve atlases rendered before the catalog recorded them.
@@ -103,6 +116,37 @@ class Picture:
         return [(name, _fmt(value)) for name, value in self.row.metrics]
 
     @property
+    def settings(self) -> list[tuple[str, str]]:
+        """The render settings the catalog records for the image, as (name, value) text, by name."""
+        try:
+            recorded = json.loads(self.row.settings) if self.row.settings else {}
+        except ValueError:
+            return [("settings", self.row.settings)]
+        if not isinstance(recorded, dict):
+            return [("settings", self.row.settings)]
+        for name in ("size", "steps", "seed"):
+            value = getattr(self.row, name)
+            if name not in recorded and value is not None:
+                recorded[name] = value
+        return [
+            (str(name), value if isinstance(value, str) else json.dumps(value, sort_keys=True))
+            for name, value in sorted(recorded.items())
+        ]
+
+    @property
+    def settings_brief(self) -> str:
+        """Size, steps and seed in a few words (the summary of the settings table)."""
+        values = dict(self.settings)
+        parts = [f"{name} {values[name]}" for name in ("size", "steps", "seed") if name in values]
+        return ", ".join(parts) or f"{len(values)} settings"
+
+    def value(self, name: str) -> float | None:
+        """The objective (``"objective"``) or a measurement of the image, or None."""
+        if name == "objective":
+            return self.row.objective
+        return dict(self.row.metrics).get(name)
+
+    @property
     def fingerprint(self) -> str:
         return f"{self.derived.sha256}|{self.row.objective}|{self.row.metrics}|{self.row.settings}"
 
@@ -124,10 +168,17 @@ class SnapshotView:
         return f"{self.row.model}@{self.row.snapshot}"
 
     @property
+    def is_parent_weights(self) -> bool:
+        """Iteration 0 of a transferred model: its parent's weights under a new head."""
+        return self.row.iteration == 0 and not self.row.is_final and self.model.parent is not None
+
+    @property
     def label(self) -> str:
         if self.row.is_final:
             steps = f" ({self.row.iteration} steps)" if self.row.iteration is not None else ""
             return "final" + steps
+        if self.is_parent_weights:
+            return f"iteration 0 ({self.model.parent.name}'s weights)"
         if self.row.iteration is not None:
             return f"iteration {self.row.iteration}"
         return self.row.snapshot
@@ -171,6 +222,17 @@ class ModelView:
         return self.row.dataset or ""
 
     @property
+    def synthetic(self) -> bool:
+        """Trained on a synthetic world (``models.dataset_kind``), not on a real dataset."""
+        return is_synthetic(self.row.dataset_kind)
+
+    @property
+    def dataset_label(self) -> str:
+        """The dataset's name, with "synthetic" where it is a synthetic world."""
+        name = self.dataset or "unknown dataset"
+        return f"{name} (synthetic)" if self.synthetic and "synthetic" not in name.lower() else name
+
+    @property
     def description(self) -> str:
         return self.row.description or ""
 
@@ -203,10 +265,51 @@ class Cell:
     kind: str = ""  # "pre" or "post" on pre/post grids
     snapshot_label: str = ""
 
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a layer grid: its legend, what it shows, and its colour.
+
+    Attributes:
+        label: the legend (``"imagenet (pre)"``).
+        note: what the column shows, in a sentence.
+        tone: ``"pre"`` (grey: a parent, or a snapshot with its parent's weights) or ``"post"``.
+    """
+
+    label: str
+    note: str
+    tone: str = "post"
+
+
+@dataclass(frozen=True)
+class ComparePair:
+    """Two images of one channel that the atlas has and that the comparison view can put side by side.
+
+    Attributes:
+        layer: the layer id.
+        channel: the channel index.
+        a: the left image's snapshot (before: the parent, or the first snapshot).
+        b: the right one (after: the transferred model, or the final snapshot).
+        kind: ``"transfer"`` (pre against post) or ``"training"`` (first snapshot against final).
+    """
+
+    layer: str
+    channel: int
+    a: SnapshotView
+    b: SnapshotView
+    kind: str
+
     @property
-    def column(self) -> str:
-        """Legend of the grid column this cell is in."""
-        return f"{self.label} ({self.kind})" if self.kind else self.label
+    def label(self) -> str:
+        if self.kind == "transfer":
+            return f"{self.a.model.name} → {self.b.model.name} (pre / post transfer)"
+        return f"{self.b.model.name}: {self.a.label} → {self.b.label}"
+
+    @property
+    def query(self) -> str:
+        """The comparison view's query string for this pair."""
+        values = {"layer": self.layer, "channel": str(self.channel), "a": self.a.key, "b": self.b.key}
+        return "&".join(f"{name}={quote(value, safe='@')}" for name, value in values.items())
 
 
 @dataclass
@@ -218,6 +321,7 @@ class ChannelView:
     images: list[ImageRow] = field(default_factory=list)
     prev: ChannelView | None = None
     next: ChannelView | None = None
+    pairs: list[ComparePair] = field(default_factory=list)
 
     @property
     def id(self) -> str:
@@ -243,12 +347,10 @@ class Card:
     channel: ChannelView
     cells: list[Cell]
 
-    @property
-    def sort_objective(self) -> str:
-        values = [
-            c.picture.row.objective for c in self.cells if c.picture and c.picture.row.objective is not None
-        ]
-        return _fmt(values[-1]) if values else ""
+    def sort_values(self, name: str) -> str:
+        """The objective or a measurement of each cell, comma-separated (empty where none), for sorting."""
+        values = [c.picture.value(name) if c.picture else None for c in self.cells]
+        return ",".join("" if v is None else f"{v:.6g}" for v in values)
 
 
 @dataclass
@@ -259,6 +361,8 @@ class LayerView:
     models: list[ModelView] = field(default_factory=list)
     channels: list[ChannelView] = field(default_factory=list)
     image_count: int = 0
+    methods: list[str] = field(default_factory=list)
+    model_channels: int = 0
 
     @property
     def id(self) -> str:
@@ -300,7 +404,8 @@ class LayerView:
 
     @property
     def full_channels(self) -> int:
-        return self.row.channels
+        """Channels of the layer in the models of this atlas (their widths), else in the layer table."""
+        return self.model_channels or self.row.channels
 
     @property
     def rendered_channels(self) -> int:
@@ -325,12 +430,14 @@ class Page:
         context: what the template reads.
         deps: fingerprints of everything the page shows beyond the site-wide
             inputs; with those, they decide whether it must be rendered again.
+        listed: in the sitemap, with a canonical link (not the 404 page).
     """
 
     path: str
     template: str
     context: dict
     deps: list[str] = field(default_factory=list)
+    listed: bool = True
 
     def digest(self, site_digest: str) -> str:
         """Fingerprint of the page's inputs."""
@@ -358,6 +465,12 @@ class Site:
     index: _Index | None = None
     pages: list[Page] = field(default_factory=list)
     archives: list = field(default_factory=list)  # filled by vtl_gallery.downloads
+    facts: AtlasFacts | None = None
+
+    @cached_property
+    def sort_keys(self) -> list[str]:
+        """What layer grids can be sorted by: the objective, then each measurement the atlas records."""
+        return ["objective", *sorted({name for image in self.atlas.images for name, _ in image.metrics})]
 
     def picture(self, row: ImageRow) -> Picture:
         """The `Picture` of an atlas image."""
@@ -505,21 +618,7 @@ def build_site_model(
     layers = {layer_id: LayerView(row) for layer_id, row in atlas.layers.items()}
     paper_order = sorted(layers.values(), key=lambda v: (v.row.paper_index, v.row.graph_index, v.id))
     graph_order = sorted(layers.values(), key=lambda v: (v.row.graph_index, v.row.paper_index, v.id))
-
-    # Channels: every (layer, channel) with at least one image, linked in paper order.
-    channels: list[ChannelView] = []
-    for layer in paper_order:
-        indices = sorted({c for (lid, c) in index.by_channel if lid == layer.id})
-        for channel_index in indices:
-            view = ChannelView(layer, channel_index, index.by_channel[(layer.id, channel_index)])
-            layer.channels.append(view)
-            layer.image_count += len(view.images)
-            channels.append(view)
-        layer.models = [m for m in models.values() if (m.name, layer.id) in index.by_model_layer]
-        for model in layer.models:
-            model.layers.append(layer)
-    for before, after in zip(channels, channels[1:]):
-        before.next, after.prev = after, before
+    channels = _link_layers(atlas, paper_order, list(models.values()), methods, index)
 
     site = Site(
         config=config,
@@ -535,8 +634,42 @@ def build_site_model(
         figure7_layers=list(_figure_layers(atlas, 7)),
         index=index,
     )
+    site.facts = describe(site)
     site.pages = list(_pages(site, index))
     return site
+
+
+def _link_layers(
+    atlas: Atlas, paper_order: list[LayerView], models: list[ModelView], methods: list[str], index: _Index
+) -> list[ChannelView]:
+    """Fill each layer's channels, models and methods; returns every channel, linked in paper order.
+
+    A channel is every (layer, channel) with at least one image; each gets
+    the pairs of its images the comparison view can show (`compare_pairs`).
+    """
+    channels: list[ChannelView] = []
+    by_layer: dict[str, set[int]] = defaultdict(set)
+    for layer_id, channel_index in index.by_channel:
+        by_layer[layer_id].add(channel_index)
+    for layer in paper_order:
+        layer.models = [m for m in models if (m.name, layer.id) in index.by_model_layer]
+        for model in layer.models:
+            model.layers.append(layer)
+        layer.model_channels = max(
+            (atlas.model_layers.get((m.name, layer.id), 0) for m in layer.models), default=0
+        )
+        present: set[str] = set()
+        for channel_index in sorted(by_layer[layer.id]):
+            view = ChannelView(layer, channel_index, index.by_channel[(layer.id, channel_index)])
+            view.pairs = compare_pairs(index, layer, channel_index)
+            present.update(row.method for row in view.images)
+            layer.channels.append(view)
+            layer.image_count += len(view.images)
+            channels.append(view)
+        layer.methods = [method for method in methods if method in present]
+    for before, after in zip(channels, channels[1:]):
+        before.next, after.prev = after, before
+    return channels
 
 
 def _figure_layers(atlas: Atlas, figure: int) -> list[str] | tuple[str, ...]:
@@ -554,27 +687,72 @@ def _deps(pictures: Iterable[Picture | None]) -> list[str]:
     return [p.fingerprint for p in pictures if p is not None]
 
 
-def _layer_cards(site: Site, layer: LayerView, index: _Index) -> list[Card]:
-    columns = [(m, m.final) for m in layer.models]
-    return [
-        Card(channel, [index.cell(model, snap, layer.id, channel.index) for model, snap in columns])
-        for channel in layer.channels
-    ]
-
-
-def _model_layer_cards(model: ModelView, layer: LayerView, index: _Index) -> list[Card]:
-    columns: list[tuple[ModelView, SnapshotView | None, str]] = []
+def _model_note(model: ModelView) -> str:
+    """Where a model comes from, in a few words: its dataset and its parent or children."""
     if model.parent is not None:
-        columns.append((model.parent, model.parent.final, "pre"))
-    shown = model.snapshots if model.is_temporal else [model.final]
-    columns += [(model, snap, "post" if model.parent else "") for snap in shown]
-    own = {row.channel for row in index.by_model_layer[(model.name, layer.id)]}
-    cards = []
-    for channel in layer.channels:
-        if channel.index in own:
-            cells = [index.cell(m, snap, layer.id, channel.index, kind) for m, snap, kind in columns]
-            cards.append(Card(channel, cells))
-    return cards
+        return f"{model.dataset_label}, transferred from {model.parent.name}"
+    if model.children:
+        return f"{model.dataset_label}, the parent of {', '.join(c.name for c in model.children)}"
+    return model.dataset_label
+
+
+def _layer_columns(layer: LayerView) -> list[tuple[ModelView, SnapshotView | None, str, Column]]:
+    """The all-models grid: each model's final snapshot."""
+    columns = []
+    for model in layer.models:
+        final = model.final
+        when = f"its {final.label} snapshot" if final is not None else "no snapshot"
+        note = f"{model.name} ({_model_note(model)}): {when}."
+        columns.append((model, final, "", Column(model.name, note, "post" if model.parent else "pre")))
+    return columns
+
+
+def _snapshot_column(model: ModelView, snap: SnapshotView) -> tuple[str, Column]:
+    """The cell kind and column of one snapshot of `model` beside its parent."""
+    label = f"{model.name} {snap.short_label}" if model.is_temporal else model.name
+    parent = model.parent
+    if parent is None:
+        return "", Column(label, f"{model.name} ({model.dataset_label}), {snap.label}.", "pre")
+    if snap.is_parent_weights:
+        note = (
+            f"Iteration 0 of {model.name}: {parent.name}'s weights under {model.name}'s new head, "
+            f"before any training step, so {parent.name}'s features."
+        )
+        return "pre", Column(f"{label} ({parent.name}'s weights)", note, "pre")
+    note = f"{model.name} after transfer to {model.dataset_label}: {snap.label}."
+    return "post", Column(f"{label} (post)", note, "post")
+
+
+def _model_layer_columns(
+    model: ModelView, layer: LayerView, index: _Index
+) -> list[tuple[ModelView, SnapshotView | None, str, Column]]:
+    """One model's grid: its parent (where the parent has this layer), then its snapshots."""
+    columns: list[tuple[ModelView, SnapshotView | None, str, Column]] = []
+    parent = model.parent
+    if parent is not None and index.by_model_layer.get((parent.name, layer.id)):
+        snap = parent.final
+        when = snap.label if snap else "no snapshot"
+        note = f"{parent.name} ({parent.dataset_label}), {when}: before transfer."
+        columns.append((parent, snap, "pre", Column(f"{parent.name} (pre)", note, "pre")))
+    for snap in model.snapshots if model.is_temporal else [model.final]:
+        if snap is not None:
+            kind, column = _snapshot_column(model, snap)
+            columns.append((model, snap, kind, column))
+    return columns
+
+
+def _cards(
+    layer: LayerView,
+    columns: list[tuple[ModelView, SnapshotView | None, str, Column]],
+    index: _Index,
+    only: set[int] | None = None,
+) -> list[Card]:
+    """One card per channel of the layer (of `only`, if given), one cell per column."""
+    return [
+        Card(channel, [index.cell(m, snap, layer.id, channel.index, kind) for m, snap, kind, _ in columns])
+        for channel in layer.channels
+        if only is None or channel.index in only
+    ]
 
 
 @dataclass
@@ -588,9 +766,9 @@ class ModelPanel:
     grid_url: str
 
 
-def _channel_context(site: Site, channel: ChannelView, index: _Index) -> tuple[dict, list[Picture]]:
+def _channel_panels(site: Site, channel: ChannelView, index: _Index) -> list[ModelPanel]:
+    """One panel per model with images of the channel."""
     panels = []
-    pictures: list[Picture] = []
     order = {method: position for position, method in enumerate(site.methods)}
     for model in channel.layer.models:
         rows = [r for r in channel.images if r.model == model.name]
@@ -609,32 +787,67 @@ def _channel_context(site: Site, channel: ChannelView, index: _Index) -> tuple[d
             key=lambda p: (order.get(p.row.method, len(order)), p.row.key),
         )
         panels.append(ModelPanel(model, final, strip, others, urls.model_layer(model.name, channel.layer.id)))
-        pictures += [c.picture for c in [final, *strip] if c.picture] + others
-    rows = sorted(pictures, key=lambda p: (list(site.atlas.models).index(p.row.model), p.row.key))
-    pair = _default_pair(channel.layer, panels)
+    return panels
+
+
+def _table_order(site: Site, row: ImageRow) -> tuple:
+    """A channel table's order: models as listed, then snapshots in training order, then methods."""
+    models = list(site.atlas.models)
+    snapshots = [s.snapshot for s in site.atlas.snapshots.get(row.model, [])]
+    model = models.index(row.model) if row.model in models else len(models)
+    snapshot = snapshots.index(row.snapshot) if row.snapshot in snapshots else len(snapshots)
+    method = site.methods.index(row.method) if row.method in site.methods else len(site.methods)
+    return (model, snapshot, method, row.key)
+
+
+def _channel_context(site: Site, channel: ChannelView, index: _Index) -> tuple[dict, list[Picture]]:
+    panels = _channel_panels(site, channel, index)
+    pictures: dict[str, Picture] = {}  # by path: a temporal run's final image is in its strip too
+    for panel in panels:
+        for picture in [c.picture for c in [panel.final, *panel.strip] if c.picture] + panel.others:
+            pictures.setdefault(picture.row.path, picture)
+    rows = sorted(pictures.values(), key=lambda p: _table_order(site, p.row))
     context = {
+        "page_title": channel.id,
         "channel": channel,
         "layer": channel.layer,
         "panels": panels,
         "table": rows,
-        "compare": pair,
+        "pairs": channel.pairs,
         "citation": _channel_citation(site, channel),
         "method_notes": site.described_methods(
             [site.primary_method, *(p.row.method for panel in panels for p in panel.others)]
         ),
+        "measurements": sorted({name for p in rows for name, _ in p.row.metrics}),
+        "arrows": "channel" if channel.prev or channel.next else "",
     }
-    return context, pictures
+    return context, rows
 
 
-def _default_pair(layer: LayerView, panels: list[ModelPanel]) -> str:
-    """Query string of the comparison view: the first parent against its first child, else the first two."""
-    shown = [p for p in panels if p.final.picture is not None]
-    if not shown:
-        return f"layer={layer.id}&channel={{}}"
-    post = next((p for p in shown if p.model.parent is not None), shown[-1])
-    pre = next((p for p in shown if p.model is post.model.parent), shown[0])
-    a, b = pre.final.picture.row, post.final.picture.row
-    return f"layer={layer.id}&channel={{}}&a={a.model}@{a.snapshot}&b={b.model}@{b.snapshot}"
+def compare_pairs(index: _Index, layer: LayerView, channel: int) -> list[ComparePair]:
+    """The pairs of one channel's images the atlas has, never an image with itself.
+
+    Pre against post: each transferred model's final image against its
+    parent's; then, for each temporal run, its first snapshot (iteration 0:
+    the parent's weights) against its final one. A pair is offered only when
+    both images exist (the grids' method, no variant).
+    """
+
+    def have(snapshot: SnapshotView | None) -> bool:
+        key = (snapshot.model.name, snapshot.name, layer.id, channel) if snapshot else None
+        return key in index.primary
+
+    pairs = [
+        ComparePair(layer.id, channel, model.parent.final, model.final, "transfer")
+        for model in layer.models
+        if model.parent is not None and have(model.parent.final) and have(model.final)
+    ]
+    pairs += [
+        ComparePair(layer.id, channel, model.snapshots[0], model.final, "training")
+        for model in layer.models
+        if model.is_temporal and have(model.snapshots[0]) and have(model.final)
+    ]
+    return [pair for pair in pairs if pair.a.key != pair.b.key]
 
 
 @dataclass(frozen=True)
@@ -644,6 +857,7 @@ class Citation:
     url: str
     bibtex: str
     title: str
+    absolute: bool = False
 
 
 def _bibtex_escape(text: str) -> str:
@@ -664,7 +878,7 @@ def _channel_citation(site: Site, channel: ChannelView) -> Citation:
         fields.append(("note", "{Atlas of \\cite{" + config.citation_key + "}}"))
     body = ",\n".join(f"  {name} = {value}" for name, value in fields if value not in ("{}",))
     key = f"vtl:{channel.layer.id}:{channel.index}"
-    return Citation(url, f"@misc{{{key},\n{body}\n}}", title)
+    return Citation(url, f"@misc{{{key},\n{body}\n}}", title, bool(config.absolute_base))
 
 
 @dataclass
@@ -767,31 +981,31 @@ def _layer_nav(layer: LayerView, model: ModelView | None, order: list[LayerView]
     views = [("all models side by side", layer.url, model is None)]
     views += [
         (
-            f"{m.name} vs {m.parent.name}" if m.parent else m.name,
+            f"{m.name} vs {m.parent.name}" if m.parent in layer.models else m.name,
             urls.model_layer(m.name, layer.id),
             m is model,
         )
         for m in layer.models
     ]
+    prev_layer = (order[position - 1].id, path(order[position - 1])) if position > 0 else None
+    next_layer = (order[position + 1].id, path(order[position + 1])) if position + 1 < len(order) else None
     return {
         "views": views,
-        "prev_layer": (order[position - 1].id, path(order[position - 1])) if position > 0 else None,
-        "next_layer": (order[position + 1].id, path(order[position + 1]))
-        if position + 1 < len(order)
-        else None,
+        "prev_layer": prev_layer,
+        "next_layer": next_layer,
+        "arrows": "layer" if prev_layer or next_layer else "",
     }
 
 
-def _pages(site: Site, index: _Index) -> Iterable[Page]:
-    # Summary pages show structure (names, counts), which the site digest covers.
-    structure: list[str] = []
+def _figure_context(site: Site, index: _Index) -> tuple[dict, list[Picture | None]]:
+    """The context the home and figure pages share, and the pictures of its default figures."""
     fig6_model, fig6 = figure6_panels(site, index)
     fig7_post = figure7_default(site)
     fig7, fig7_header = figure7_rows(site, index, fig7_post) if fig7_post else ([], [])
-    fig_pictures = [c.picture for p in fig6 for r in p.rows for c in r.cells] + [
+    pictures = [c.picture for p in fig6 for r in p.rows for c in r.cells] + [
         c.picture for r in fig7 for c in r.cells
     ]
-    figure_context = {
+    context = {
         "fig6_model": fig6_model,
         "fig6": fig6,
         "fig7_post": fig7_post,
@@ -802,16 +1016,18 @@ def _pages(site: Site, index: _Index) -> Iterable[Page]:
         "fig6_layers": figure6_labels(site),
         "fig7_layers": site.figure7_layers,
     }
-    yield Page(urls.HOME, "home.html", {"page_title": "", **figure_context}, _deps(fig_pictures))
+    return context, pictures
+
+
+def _figure_pages(site: Site, index: _Index, structure: list[str]) -> Iterable[Page]:
+    """Home, the figures index, Figure 6, and Figure 7 for its default and every other model."""
+    figure_context, pictures = _figure_context(site, index)
+    yield Page(urls.HOME, "home.html", {"page_title": "", **figure_context}, _deps(pictures))
     yield Page(urls.FIGURES, "figures.html", {"page_title": "Figures", **figure_context}, structure)
-    yield Page(
-        urls.FIGURE6, "figure6.html", {"page_title": "Figure 6", **figure_context}, _deps(fig_pictures)
-    )
-    yield Page(
-        urls.FIGURE7, "figure7.html", {"page_title": "Figure 7", **figure_context}, _deps(fig_pictures)
-    )
+    yield Page(urls.FIGURE6, "figure6.html", {"page_title": "Figure 6", **figure_context}, _deps(pictures))
+    yield Page(urls.FIGURE7, "figure7.html", {"page_title": "Figure 7", **figure_context}, _deps(pictures))
     for model in figure_context["fig7_models"]:
-        if model is fig7_post:
+        if model is figure_context["fig7_post"]:
             continue
         rows, header = figure7_rows(site, index, model)
         context = {**figure_context, "fig7_post": model, "fig7": rows, "fig7_header": header}
@@ -821,25 +1037,54 @@ def _pages(site: Site, index: _Index) -> Iterable[Page]:
             {"page_title": f"Figure 7 ({model.name})", **context},
             _deps(c.picture for r in rows for c in r.cells),
         )
+
+
+def _index_pages(site: Site, structure: list[str]) -> Iterable[Page]:
+    """The listing pages, the 404 page and the Markdown pages of site_src."""
     yield Page(urls.LAYERS, "layers.html", {"page_title": "Layers"}, structure)
     yield Page(urls.MODELS, "models.html", {"page_title": "Models"}, structure)
     yield Page(urls.COMPARE, "compare.html", {"page_title": "Compare"}, structure)
     yield Page(urls.SEARCH, "search.html", {"page_title": "Search"}, structure)
     yield Page(urls.DOWNLOADS, "downloads.html", {"page_title": "Downloads"}, structure)
+    not_found = {"page_title": "Page not found", "base_href": site.config.absolute_base}
+    yield Page(urls.NOT_FOUND, "404.html", not_found, structure, listed=False)
     for page in site.markdown_pages:
-        yield Page(urls.page(page.slug), "page.html", {"page_title": page.title, "doc": page}, [page.source])
+        context = {"page_title": page.title, "doc": page, "doc_parts": doc_parts(page, site.facts)}
+        yield Page(urls.page(page.slug), "page.html", context, [page.source])
 
+
+def _layer_context(
+    site: Site,
+    layer: LayerView,
+    columns: list[tuple[ModelView, SnapshotView | None, str, Column]],
+    cards: list[Card],
+) -> dict:
+    """What a layer grid's template reads beyond the layer's neighbours."""
+    others = [m for m in layer.methods if m != site.primary_method]
+    return {
+        "layer": layer,
+        "cards": cards,
+        "columns": [column for *_, column in columns],
+        "other_methods": others,
+        "method_notes": site.described_methods(layer.methods),
+        "measurement_notes": [(name, site.facts.measurement_note(name)) for name in site.sort_keys[1:]],
+        "sort_default": max(len(columns) - 1, 0),
+    }
+
+
+def _model_pages(site: Site, index: _Index, structure: list[str]) -> Iterable[Page]:
+    """Each model's page, then its layers (beside its parent's)."""
     for model in site.models:
         yield Page(model.url, "model.html", {"page_title": f"Model {model.name}", "model": model}, structure)
         for position, layer in enumerate(model.layers):
-            cards = _model_layer_cards(model, layer, index)
+            columns = _model_layer_columns(model, layer, index)
+            own = {row.channel for row in index.by_model_layer.get((model.name, layer.id), [])}
+            cards = _cards(layer, columns, index, own)
             shown = [m for m in (model.parent, model) if m is not None and m in layer.models]
             context = {
                 "page_title": f"{layer.id} in {model.name}",
-                "layer": layer,
                 "model": model,
-                "cards": cards,
-                "columns": [c.column for c in cards[0].cells] if cards else [],
+                **_layer_context(site, layer, columns, cards),
                 **_layer_nav(layer, model, model.layers, position),
                 "zips": [(m.name, urls.layer_zip(m.name, layer.id)) for m in shown],
             }
@@ -849,21 +1094,35 @@ def _pages(site: Site, index: _Index) -> Iterable[Page]:
                 context,
                 _deps(c.picture for card in cards for c in card.cells),
             )
+
+
+def _layer_pages(site: Site, index: _Index) -> Iterable[Page]:
+    """Each layer with images, all its models side by side."""
     with_images = site.layers_with_images
     for position, layer in enumerate(with_images):
-        cards = _layer_cards(site, layer, index)
+        columns = _layer_columns(layer)
+        cards = _cards(layer, columns, index)
         context = {
             "page_title": layer.id,
-            "layer": layer,
             "model": None,
-            "cards": cards,
-            "columns": [m.name for m in layer.models],
+            **_layer_context(site, layer, columns, cards),
             **_layer_nav(layer, None, with_images, position),
             "zips": [(m.name, urls.layer_zip(m.name, layer.id)) for m in layer.models],
         }
         yield Page(layer.url, "layer.html", context, _deps(c.picture for card in cards for c in card.cells))
+
+
+def _channel_pages(site: Site, index: _Index) -> Iterable[Page]:
     for channel in site.channels:
         context, pictures = _channel_context(site, channel, index)
-        context["page_title"] = channel.id
-        context["compare"] = context["compare"].replace("{}", str(channel.index))
         yield Page(channel.url, "channel.html", context, _deps(pictures))
+
+
+def _pages(site: Site, index: _Index) -> Iterable[Page]:
+    # Summary pages show structure (names, counts), which the site digest covers.
+    structure: list[str] = []
+    yield from _figure_pages(site, index, structure)
+    yield from _index_pages(site, structure)
+    yield from _model_pages(site, index, structure)
+    yield from _layer_pages(site, index)
+    yield from _channel_pages(site, index)

@@ -4,8 +4,10 @@ The index is small on purpose: one entry per layer (with every alias:
 paper id, slim scope, short id, frozen-graph op, block and Lucid block name),
 per model and per dataset. Channels need no entries: the script resolves
 ``<any alias>:<index>`` through the layer entry, which knows the rendered
-channels. Per-layer image tables are separate chunks (``data/layer/<id>.js``),
-loaded only by the comparison view when it needs that layer.
+channels (and says so when a channel was not rendered). Per-layer image
+tables are separate chunks (``data/layer/<id>.js``), loaded only by the
+comparison view when it needs that layer; each lists the pairs of every
+channel that the channel pages offer.
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ def search_index(site: Site) -> dict:
 
 
 def layer_data(site: Site, layer: LayerView) -> dict:
-    """One layer's primary images per snapshot, for the comparison view."""
+    """One layer's primary images per snapshot and the pairs of each channel, for the comparison view."""
     found: dict[str, dict[str, list]] = defaultdict(dict)
     for channel in layer.channels:
         for row in channel.images:
@@ -70,7 +72,7 @@ def layer_data(site: Site, layer: LayerView) -> dict:
     snapshots = [
         {
             "key": snap.key,
-            "label": f"{model.name} ({model.dataset}), {snap.label}",
+            "label": f"{model.name}, {snap.label} — {model.dataset_label}",
             "short": f"{model.name} {snap.short_label}",
         }
         for model in layer.models
@@ -82,6 +84,8 @@ def layer_data(site: Site, layer: LayerView) -> dict:
         "channels": [c.index for c in layer.channels],
         "snapshots": snapshots,
         "images": found,
+        # The pairs the channel pages link to, by channel: [A key, B key, label] (`pages.compare_pairs`).
+        "pairs": {str(c.index): [[p.a.key, p.b.key, p.label] for p in c.pairs] for c in layer.channels},
     }
 
 

@@ -44,6 +44,8 @@ FIGURE7 = "figures/figure-7/"
 COMPARE = "compare/"
 SEARCH = "search/"
 DOWNLOADS = "downloads/"
+NOT_FOUND = "404.html"
+"""The page static hosts serve for a missing path (at the site root, whatever the path asked for)."""
 
 
 def model(name: str) -> str:

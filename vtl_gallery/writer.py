@@ -62,7 +62,9 @@ class Writer:
             "page": page,
             "link": link,
             "root": link.root,
-            "canonical": base + page.path if base else "",
+            "canonical": base + page.path if base and page.listed else "",
+            "arrows": "",  # what the arrow keys step through on this page ("channel", "layer"), if anything
+            "base_href": "",  # a <base href>: the 404 page, served at any depth, links from the site root
             **page.context,
         }
         return self.env.get_template(page.template).render(context).encode("utf-8")

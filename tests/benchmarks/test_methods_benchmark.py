@@ -16,12 +16,12 @@ def bench():
 def test_each_row_renders_its_method(bench):
     model = inception_v1.build(width=0.125)
     renderer, channels = bench.method_render(model, "Conv2d_2c_3x3", "diversity", 32, 8)
-    assert channels == [0, 0, 0, 0, 1, 1, 1, 1] and renderer.diversity_group == 4
+    assert channels == [0, 0, 0, 0, 1, 1, 1, 1] and renderer.objective.diversity_group == 4
     renderer, channels = bench.method_render(model, "Conv2d_2c_3x3", "negative", 32, 8)
-    assert renderer.layer == "Conv2d_2c_3x3_bn" and renderer.objective_kind == "negative"
+    assert renderer.layer == "Conv2d_2c_3x3_bn" and renderer.objective.objective == "negative"
     assert channels == list(range(8))
     renderer, _ = bench.method_render(model, "Conv2d_2c_3x3", "neuron", 32, 8)
-    assert renderer.objective_kind == "neuron" and renderer.selects_channels
+    assert renderer.objective.objective == "neuron" and renderer.selects_channels
 
 
 def test_a_short_run_prints_a_row_per_method(bench, capsys):

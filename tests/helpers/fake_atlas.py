@@ -33,6 +33,7 @@ from visualizer.models.layers import LAYERS, figure6_layers, figure7_layers
 __all__ = [
     "BENCHMARK_MODELS",
     "DEFAULT_LAYERS",
+    "DEMO_MODELS",
     "DEFAULT_MODELS",
     "FakeModel",
     "ImageKey",
@@ -57,6 +58,13 @@ class FakeModel:
         channels: channels rendered per layer (None: the atlas default;
             ``-1``: every channel of the full-width layer).
         description: free text.
+        dataset_kind: the catalog's ``models.dataset_kind`` (``"world"``: a synthetic world).
+        metric_name: the snapshots' validation metric.
+        methods: render methods of this model (None: the atlas default).
+        extra_methods: more methods on some layers only, as ``(layer id, methods)``
+            pairs (the demo renders negative and diverse images for one layer).
+        width: the network's width multiplier (the demo's is 0.25): the
+            catalog's ``model_layers`` then count that many channels per layer.
     """
 
     name: str
@@ -68,6 +76,9 @@ class FakeModel:
     description: str = ""
     dataset_kind: str = "world"
     metric_name: str = "accuracy"
+    methods: tuple[str, ...] | None = None
+    extra_methods: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    width: float = 1.0
 
 
 DEFAULT_LAYERS: tuple[str, ...] = (
@@ -118,6 +129,59 @@ BENCHMARK_MODELS: tuple[FakeModel, ...] = (
     ),
 )
 """Four full-width models (4 x 7,280 images) plus a temporal run: 29,984 images."""
+
+_FIG7_IDS = tuple(layer.id for layer in figure7_layers())
+_DEMO_EXTRA = (("Mixed_4e_Branch_1_b_3x3", ("negative", "diversity", "negative_examples")),)
+
+DEMO_MODELS: tuple[FakeModel, ...] = (
+    FakeModel(
+        "imagenet",
+        "source world",
+        layers=_FIG7_IDS,
+        width=0.25,
+        methods=("lucid", "examples"),
+        extra_methods=_DEMO_EXTRA,
+        description="Stand-in for ImageNet: pretrained on the synthetic source world",
+    ),
+    FakeModel(
+        "celeba",
+        "faces world",
+        parent="imagenet",
+        snapshots=(("final", 120, 0.8),),
+        layers=_FIG7_IDS,
+        width=0.25,
+        methods=("lucid", "examples"),
+        extra_methods=_DEMO_EXTRA,
+        metric_name="mean_binary_accuracy",
+    ),
+    *(
+        FakeModel(
+            name,
+            f"{world} world",
+            parent="imagenet",
+            snapshots=(("final", 120, 0.7),),
+            layers=_FIG7_IDS,
+            width=0.25,
+            methods=("lucid", "examples"),
+        )
+        for name, world in (("flowers17", "flowers"), ("animals", "animals"))
+    ),
+    FakeModel(
+        "celeba_temporal",
+        "faces world",
+        parent="imagenet",
+        snapshots=tuple((f"iter_{i:06d}", i, 0.5 + i / 400) for i in (0, 10, 20, 30, 60, 150))
+        + (("final", 250, 0.9),),
+        layers=_FIG6_IDS,
+        width=0.25,
+        methods=("lucid",),
+        description="Temporal run on the faces world: snapshots",
+        metric_name="mean_binary_accuracy",
+    ),
+)
+"""Shaped like the demo atlas (configs/demo.toml): four models on figure 7's layers (lucid and
+dataset examples, three more methods on one layer of two models) and a temporal run on figure 6's
+layers, on synthetic worlds, at width 0.25. With 4 channels: 52 channels of 13 layers, as in the demo."""
 
 
 @dataclass(frozen=True)
@@ -190,7 +254,7 @@ def _png_bytes(key: ImageKey, size: int, model: FakeModel, snapshot: tuple, salt
                 "parent": model.parent,
                 "description": model.description,
                 "num_classes": 10,
-                "width": 1.0,
+                "width": model.width,
                 "channels": _layer_channels(key.layer),
             },
             sort_keys=True,
@@ -231,12 +295,13 @@ def _plan(models: Sequence[FakeModel], layers: Sequence[str], channels: int, met
     plan = _Plan()
     for model in models:
         for layer_id in model.layers or layers:
-            full = _layer_channels(layer_id)
+            full = max(1, round(_layer_channels(layer_id) * model.width))
             wanted = model.channels if model.channels is not None else channels
             count = full if wanted == -1 else min(wanted, full)
             plan.model_layers[(model.name, layer_id)] = full
+            extra = dict(model.extra_methods).get(layer_id, ())
             for snapshot, _iteration, _metric in model.snapshots:
-                for method in methods:
+                for method in (*(model.methods or methods), *extra):
                     for channel in range(count):
                         plan.keys.append(ImageKey(model.name, snapshot, method, layer_id, channel))
     return plan
@@ -271,7 +336,7 @@ def write_fake_atlas(
         channels: channels rendered per layer (the first ones), unless a
             model says otherwise; -1 renders every channel.
         size: image side in pixels.
-        methods: render methods (the key's ``method``).
+        methods: render methods (the key's ``method``) of models that do not name their own.
         variants: extra keys to write (e.g. a ``~seed1`` variant).
         title: the catalog's title.
         workers: processes writing PNGs (the benchmark uses 2).
@@ -311,7 +376,7 @@ def _write_catalog(
     )
     db.executemany(
         "INSERT INTO models VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [(m.name, m.dataset, m.dataset_kind, m.parent, m.description, 10, 1.0) for m in models],
+        [(m.name, m.dataset, m.dataset_kind, m.parent, m.description, 10, m.width) for m in models],
     )
     db.executemany(
         "INSERT INTO snapshots VALUES (?, ?, ?, ?, ?, ?)",
@@ -393,8 +458,12 @@ if __name__ == "__main__":
     parser.add_argument("out", help="atlas directory to write")
     parser.add_argument("--size", type=int, default=64, help="image side in pixels (default 64)")
     parser.add_argument("--channels", type=int, default=12, help="channels per layer (default 12)")
+    parser.add_argument("--demo", action="store_true", help="shaped like the demo atlas (DEMO_MODELS)")
     options = parser.parse_args()
-    # The default layers plus the eight of the paper's figure 7.
-    figure7 = tuple(layer.id for layer in figure7_layers())
-    layers = tuple(dict.fromkeys(DEFAULT_LAYERS + figure7))
-    print(write_fake_atlas(options.out, layers=layers, size=options.size, channels=options.channels))
+    if options.demo:
+        print(write_fake_atlas(options.out, models=DEMO_MODELS, size=options.size, channels=options.channels))
+    else:
+        # The default layers plus the eight of the paper's figure 7.
+        figure7 = tuple(layer.id for layer in figure7_layers())
+        layers = tuple(dict.fromkeys(DEFAULT_LAYERS + figure7))
+        print(write_fake_atlas(options.out, layers=layers, size=options.size, channels=options.channels))

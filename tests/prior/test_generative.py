@@ -71,10 +71,35 @@ def test_non_finite_channels_fail_alone(generator):
         name="broken",
     )(classifier.get_layer("colours").output)
     model = keras.Model(classifier.inputs, broken)
-    result = render_with_prior(model, "broken", [0, 1], generator, **SETTINGS)
+    result = render_with_prior(model, "broken", [0, 1], generator, thresholds=[5], **SETTINGS)
     assert result.failed == [1]
     assert np.isfinite(result.objectives[0]) and np.isnan(result.objectives[1])
     assert np.all(result.images[1] == 0.5) and np.all(np.isfinite(result.latents[0]))
+    assert np.all(result.history[5][1] == 0.5) and np.isfinite(result.history[5][0]).all()
+
+
+def test_the_prior_is_a_parameterization_of_the_render_loop(classifier, generator, monkeypatch):
+    """One loop serves both renderers: the prior's ascent runs in `RenderLoop`, retries included."""
+    from visualizer.render.loop import RenderLoop
+
+    attempts = []
+    original = RenderLoop._optimize
+
+    def spy(self, channels, repeats, schedule, attempt, bar):
+        attempts.append((type(self.parameterization).__name__, list(channels), attempt))
+        return original(self, channels, repeats, schedule, attempt, bar)
+
+    monkeypatch.setattr(RenderLoop, "_optimize", spy)
+    render_with_prior(classifier, "colours", [0, 1, 2], generator, batch_size=2, **SETTINGS | {"steps": 2})
+    assert attempts == [("LatentParameterization", [0, 1], 0), ("LatentParameterization", [2], 0)]
+
+
+def test_a_repeated_channel_draws_noise_of_its_own(classifier, generator):
+    """Each repeat of a channel has its own noise stream (as each repeat in Lucid's method starts apart)."""
+    result = render_with_prior(classifier, "colours", [0, 0], generator, seed=0, **SETTINGS)
+    alone = render_with_prior(classifier, "colours", [0], generator, seed=0, **SETTINGS)
+    np.testing.assert_allclose(result.latents[0], alone.latents[0], atol=1e-5)
+    assert np.abs(result.latents[0] - result.latents[1]).max() > 1e-4
 
 
 @pytest.mark.parametrize(

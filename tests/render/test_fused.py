@@ -9,8 +9,7 @@ import tensorflow as tf
 from keras import layers as kl
 
 from visualizer.models import inception_v1
-from visualizer.models.graph import truncate
-from visualizer.render import ChannelRenderer
+from visualizer.render import ChannelRenderer, ComputeSettings, ImageSettings, ObjectiveSettings
 from visualizer.render import objectives as obj
 from visualizer.render.fused import (
     FAST_GRADIENT_MIN_BATCH,
@@ -23,7 +22,6 @@ from visualizer.render.fused import (
     refresh_fused,
     select_target_channels,
 )
-from visualizer.render.relu import redirect_relu_gradients
 
 
 def _randomize_norms(model: keras.Model, seed: int) -> None:
@@ -167,11 +165,12 @@ def test_renderer_sees_weights_assigned_between_renders():
     """ChannelRenderer.render refreshes the fused copy, so a second render uses the new weights."""
     keras.utils.set_random_seed(6)
     model = inception_v1.build(width=0.125)
-    renderer = ChannelRenderer(model, "Conv2d_2b_1x1", size=32)
+    renderer = ChannelRenderer(model, "Conv2d_2b_1x1", ImageSettings(size=32))
     first = renderer.render([0, 1], steps=3, seed=0, progress=False)
     model.get_layer("Conv2d_2b_1x1_bn").moving_mean.assign(np.full(8, -5.0, dtype="float32"))
     second = renderer.render([0, 1], steps=3, seed=0, progress=False)
-    fresh = ChannelRenderer(model, "Conv2d_2b_1x1", size=32).render([0, 1], steps=3, seed=0, progress=False)
+    fresh = ChannelRenderer(model, "Conv2d_2b_1x1", ImageSettings(size=32))
+    fresh = fresh.render([0, 1], steps=3, seed=0, progress=False)
     assert np.abs(second.images - first.images).max() > 1e-3
     np.testing.assert_allclose(second.images, fresh.images, atol=1e-6)
 
@@ -273,7 +272,7 @@ def test_renderer_objectives_match_with_and_without_fusing():
     _responsive_weights(model, 5)
     results = {}
     for fuse in (False, True):
-        renderer = ChannelRenderer(model, "Mixed_3b_Branch_1_b_3x3", size=48, fuse=fuse)
+        renderer = ChannelRenderer.from_keywords(model, "Mixed_3b_Branch_1_b_3x3", size=48, fuse=fuse)
         results[fuse] = renderer.render([0, 1, 2, 3], steps=48, seed=0, progress=False)
     plain, fused = results[False].objectives, results[True].objectives
     assert results[True].settings["fuse"] is True and results[False].settings["fuse"] is False
@@ -328,13 +327,14 @@ def test_renderer_selects_channels_only_for_one_channel_objectives():
     model = inception_v1.build(width=0.125)
 
     def make(**kwargs):
-        return ChannelRenderer(model, "Conv2d_2c_3x3", size=32, **kwargs).selects_channels
+        return ChannelRenderer.from_keywords(model, "Conv2d_2c_3x3", size=32, **kwargs).selects_channels
 
     assert make() and make(objective="neuron") and make(objective="negative")
     assert not make(diversity=10.0)
     assert not make(fuse=False)
     assert not make(objective=lambda layer, ids: obj.channels(layer, ids))
-    assert not ChannelRenderer(model, "Mixed_3b", size=32).selects_channels
+    assert not make(select_channels=False)
+    assert not ChannelRenderer(model, "Mixed_3b", ImageSettings(size=32)).selects_channels
 
 
 @pytest.mark.parametrize(
@@ -348,11 +348,12 @@ def test_selected_renders_match_the_full_layer(objective, layer):
     _responsive_weights(model, 9)
     results = {}
     for selection in (False, True):
-        renderer = ChannelRenderer(model, layer, size=40, objective=objective)
-        if not selection:  # the same fused copy, reading the whole layer
-            renderer.net = fuse_for_rendering(truncate(model, renderer.layer))
-            renderer.redirect_net = redirect_relu_gradients(renderer.net)
-            renderer.selects_channels = False
+        # Without selection: the same fused copy, reading the whole layer.
+        compute = ComputeSettings(select_channels=selection)
+        renderer = ChannelRenderer(
+            model, layer, ImageSettings(size=40), None, ObjectiveSettings(objective), compute
+        )
+        assert renderer.selects_channels is selection
         results[selection] = renderer.render([0, 6, 9], steps=24, seed=0, progress=False)
     if objective != "negative":  # the channels respond (a pre-ReLU channel's minimum may lie near 0)
         assert np.all(results[False].objectives > 0.1)

@@ -9,24 +9,22 @@ import tensorflow as tf
 from keras import ops
 
 from visualizer.render import objectives as obj
-from visualizer.render.optimizer import Adam
+from visualizer.render.optimizer import lucid_adam
 from visualizer.render.param import pixel_image
 
 
 def assert_gradient_ascent(model: keras.Model, objective: obj.Objective, batch: int = 1, steps: int = 4):
     """Run a few Adam steps on a pixel image and assert the objective rose (Lucid's test helper)."""
     param = pixel_image(batch, 16)
-    params = tf.constant(param.init(np.random.default_rng(0)))
-    m = v = tf.zeros_like(params)
+    params = keras.Variable(param.init(np.random.default_rng(0)))
+    optimizer = lucid_adam()
     values = []
-    for t in range(1, steps + 1):
+    for _ in range(steps):
         with tf.GradientTape() as tape:
-            tape.watch(params)
-            acts = {name: model(param(params)) for name in objective.layers}
+            acts = {name: model(param(params.value)) for name in objective.layers}
             value = tf.reduce_sum(objective(acts.__getitem__))
             loss = -value
-        grad = tape.gradient(loss, params)
-        params, m, v = Adam().update(params, grad, m, v, float(t))
+        optimizer.apply([tape.gradient(loss, params.value)], [params])
         values.append(float(value))
     assert values[-1] > values[0], values
 

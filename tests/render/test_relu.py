@@ -7,7 +7,7 @@ import numpy as np
 import tensorflow as tf
 
 from tests.render.conftest import gradient
-from visualizer.render import ChannelRenderer
+from visualizer.render import ChannelRenderer, ImageSettings, ObjectiveSettings, TransformSettings
 from visualizer.render.relu import (
     RedirectedActivation,
     RedirectedReLU,
@@ -66,18 +66,24 @@ def test_swaps_every_relu_and_shares_weights(tiny):
     np.testing.assert_allclose(clone(images).numpy(), tiny(images).numpy(), atol=1e-6)
 
 
+def renderer(model: keras.Model, redirect_steps: int | None = 16) -> ChannelRenderer:
+    """A 16 px renderer of layer ``relu`` without transforms."""
+    objective = ObjectiveSettings(relu_redirect_steps=redirect_steps)
+    return ChannelRenderer(model, "relu", ImageSettings(size=16), TransformSettings([]), objective)
+
+
 def test_redirect_only_for_first_17_updates(monkeypatch):
-    """The renderer uses the redirected model for updates 0..16, the plain one after."""
-    renderer = ChannelRenderer(dead_channel_model(), "relu", size=16, transforms=[])
+    """The renderer uses the redirected model (the loop's warm-up) for updates 0..16, the plain one after."""
+    redirecting = renderer(dead_channel_model())
     used = []
-    original = renderer._step
+    original = redirecting.loop.step_loss
 
-    def spy(redirect):
-        used.append(redirect)
-        return original(redirect)
+    def spy(warm):
+        used.append(warm)
+        return original(warm)
 
-    monkeypatch.setattr(renderer, "_step", spy)
-    result = renderer.render([0], steps=20, progress=False)
+    monkeypatch.setattr(redirecting.loop, "step_loss", spy)
+    result = redirecting.render([0], steps=20, progress=False)
     assert used == [True] * 17 + [False] * 3
     assert not result.failed
 
@@ -85,11 +91,10 @@ def test_redirect_only_for_first_17_updates(monkeypatch):
 def test_dead_channel_moves_only_with_redirect():
     """A dead channel's image changes with the redirect and stays at its start without it."""
     model = dead_channel_model()
-    start = ChannelRenderer(model, "relu", size=16, transforms=[]).render([0], steps=1, progress=False)
-    moved = ChannelRenderer(model, "relu", size=16, transforms=[]).render([0], steps=10, progress=False)
-    frozen = ChannelRenderer(model, "relu", size=16, transforms=[], relu_redirect_steps=None)
-    frozen = frozen.render([0], steps=10, progress=False)
-    initial = ChannelRenderer(model, "relu", size=16, transforms=[], relu_redirect_steps=None)
-    init_image = initial.param(1)(initial._initial([0], 0, 0)).numpy()
+    start = renderer(model).render([0], steps=1, progress=False)
+    moved = renderer(model).render([0], steps=10, progress=False)
+    frozen = renderer(model, None).render([0], steps=10, progress=False)
+    loop = renderer(model, None).loop
+    init_image = loop.parameterization.images(loop.initial([0], seed=0)).numpy()
     np.testing.assert_allclose(frozen.images, init_image, atol=1e-7)
     assert np.abs(moved.images - init_image).max() > 10 * np.abs(start.images - init_image).max() > 0

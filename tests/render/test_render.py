@@ -12,7 +12,7 @@ from keras import ops
 from visualizer.models import inception_v1
 from visualizer.models.graph import resolve_model_layer
 from visualizer.models.layers import UnknownLayerError
-from visualizer.render import ChannelRenderer, Rendering, render_channels
+from visualizer.render import ChannelRenderer, ImageSettings, Rendering, render_channels
 
 
 @pytest.fixture(scope="module")
@@ -97,7 +97,7 @@ def test_catalogue_aliases_and_truncation(small_inception):
     """Catalogue aliases resolve, and the step computes only up to the target layer."""
     assert resolve_model_layer(small_inception, "4c_2_b_3x3") == "Mixed_4c_Branch_2_b_3x3"
     assert resolve_model_layer(small_inception, "mixed4b") == "Mixed_4c"
-    renderer = ChannelRenderer(small_inception, "InceptionV1/Conv2d_2c_3x3", size=32)
+    renderer = ChannelRenderer(small_inception, "InceptionV1/Conv2d_2c_3x3", ImageSettings(size=32))
     assert renderer.layer == "Conv2d_2c_3x3"
     assert renderer.channel_count == 24
     # The channel objective selects: the target convolution computes one channel per image.
@@ -123,7 +123,9 @@ def test_unknown_raw_layer_lists_model_layers(tiny):
 
 def test_channel_out_of_range(tiny):
     """A channel past the layer's depth raises ValueError naming 0..C-1."""
-    with pytest.raises(ValueError, match=r"valid channels are 0\.\.4"):
+    with pytest.raises(
+        ValueError, match=r"Channels \[5\] out of range for layer 'relu2', which has channels 0\.\.4"
+    ):
         render_channels(tiny, "relu2", [0, 5], progress=False)
     with pytest.raises(ValueError, match="at least one"):
         render_channels(tiny, "relu2", [], progress=False)
@@ -137,7 +139,7 @@ def test_bad_settings(tiny):
         (dict(objective="deepdream"), "deepdream"),
         (dict(param="cppn"), "cppn"),
         (dict(transforms="fancy"), "fancy"),
-        (dict(thresholds=[0]), "Thresholds"),
+        (dict(thresholds=[0]), r"thresholds must lie in 1\.\.512"),
         (dict(steps=0), "steps"),
     ]:
         with pytest.raises(ValueError, match=text):
@@ -157,15 +159,15 @@ def test_nan_channel_is_retried_then_reported(tiny, monkeypatch):
     """A NaN channel is retried once, then reported in .failed, grey, NaN; its batch mates are fine."""
     inputs = keras.Input((None, None, 3))
     model = keras.Model(inputs, NaNChannel(name="with_nan")(tiny(inputs)))
-    renderer = ChannelRenderer(model, "with_nan", size=20)
+    renderer = ChannelRenderer(model, "with_nan", ImageSettings(size=20))
     attempts = []
-    original = renderer._optimize
+    original = renderer.loop._optimize
 
-    def spy(channels, seed, attempt, *args):
+    def spy(channels, repeats, schedule, attempt, bar):
         attempts.append((list(channels), attempt))
-        return original(channels, seed, attempt, *args)
+        return original(channels, repeats, schedule, attempt, bar)
 
-    monkeypatch.setattr(renderer, "_optimize", spy)
+    monkeypatch.setattr(renderer.loop, "_optimize", spy)
     result = renderer.render([0, 5, 2], steps=3, progress=False, thresholds=[3])
     assert attempts == [([0, 5, 2], 0), ([5], 1)]
     assert result.failed == [5]

@@ -93,7 +93,7 @@ def test_browse_search_keys_and_compare(browser, server):
     page.wait_for_selector("html[data-js=ready]")
 
     # The comparison slider, from the channel page.
-    page.click("text=Compare with slider")
+    page.click(".compare-links a.button >> nth=0")
     page.wait_for_function("document.getElementById('cmp-img-b').getAttribute('src')")
     assert "celeba/final" in page.get_attribute("#cmp-img-b", "src")
     assert "imagenet/final" in page.get_attribute("#cmp-img-a", "src")
@@ -129,5 +129,224 @@ def test_works_from_file_urls(browser, site):
     page.click("#search-page-results a >> nth=0")
     page.wait_for_selector("#cards")
     assert page.url.startswith("file://") and page.url.endswith("/index.html")
+    assert not problems, problems
+    page.close()
+
+
+# --- #24: comparisons, the slider, keys, search and citations on the demo-shaped site -----------------
+
+SHARED = "Mixed_5b_Branch_3_b_1x1"  # every model of the demo has it
+FIG6_ONLY = "Mixed_4c_Branch_2_b_3x3"  # only the temporal run has it
+
+
+@pytest.fixture(scope="module")
+def demo_server(demo_site):
+    handler = functools.partial(_Quiet, directory=str(demo_site))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
+    httpd.shutdown()
+
+
+def _compare(page, base: str, query: str) -> None:
+    page.goto(base + "compare/index.html" + query)
+    page.wait_for_selector("html[data-js=ready]")
+    page.wait_for_function("document.getElementById('cmp-layer').options.length > 0")
+    page.wait_for_load_state("networkidle")
+
+
+def _range(page) -> float:
+    return float(page.input_value("#cmp-range"))
+
+
+def test_slider_follows_clicks_and_drags_and_the_address_reopens_the_view(browser, demo_server):
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    problems = _watch(page)
+    _compare(page, demo_server, f"?layer={SHARED}&channel=1&a=imagenet@final&b=celeba@final")
+    assert "imagenet/final" in page.get_attribute("#cmp-img-a", "src")
+    assert "celeba/final" in page.get_attribute("#cmp-img-b", "src")
+    box = page.locator("#cmp-slider").bounding_box()
+    y = box["y"] + box["height"] / 2
+    page.mouse.click(box["x"] + 0.25 * box["width"], y)
+    assert _range(page) == pytest.approx(25, abs=1)
+    assert "25" in page.evaluate("document.getElementById('cmp-top').style.clipPath")
+    page.mouse.move(box["x"] + 0.3 * box["width"], y)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 0.5 * box["width"], y, steps=4)
+    assert _range(page) == pytest.approx(50, abs=1)  # it follows the pointer while the button is down
+    page.mouse.move(box["x"] + 0.8 * box["width"], y, steps=4)
+    page.mouse.up()
+    assert _range(page) == pytest.approx(80, abs=1)
+    page.wait_for_function("location.search.includes('pos=')")
+    pos = float(page.evaluate("new URLSearchParams(location.search).get('pos')"))
+    assert pos == pytest.approx(80, abs=1)
+    page.select_option("#cmp-channel", "0")
+    page.check("input[value=side]")
+    shared = page.url
+    assert "view=side" in shared and "channel=0" in shared
+
+    # A shared link reopens the same comparison.
+    page.goto("about:blank")
+    page.goto(shared)
+    page.wait_for_function("document.querySelectorAll('#cmp-side figure').length === 2")
+    assert page.is_checked("input[value=side]")
+    assert (page.input_value("#cmp-a"), page.input_value("#cmp-b")) == ("imagenet@final", "celeba@final")
+    assert page.input_value("#cmp-channel") == "0"
+    assert _range(page) == pytest.approx(pos)
+    page.check("input[value=slider]")
+    assert f"celeba/final/lucid/{SHARED}/0000.webp" in page.get_attribute("#cmp-img-b", "src")
+
+    # The fragment works too (for hosts that drop query strings).
+    _compare(
+        page,
+        demo_server,
+        f"#layer={FIG6_ONLY}&channel=1&a=celeba_temporal@iter_000000&b=celeba_temporal@final",
+    )
+    assert "celeba_temporal/iter_000000" in page.get_attribute("#cmp-img-a", "src")
+    assert page.is_hidden("#cmp-status")
+    assert not problems, problems
+    page.close()
+
+
+def test_compare_reports_a_missing_pair_and_substitutes_none(browser, demo_server):
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    problems = _watch(page)
+    # The pair the old channel pages linked to on figure 6's layers, and one with a missing model.
+    for a, b, said in [
+        ("imagenet@final", "celeba_temporal@final", "This pair is not in this atlas: imagenet"),
+        ("celeba_temporal@final", "celeba_temporal@final", "A and B are the same image"),
+    ]:
+        _compare(page, demo_server, f"?layer={FIG6_ONLY}&channel=1&a={a}&b={b}")
+        assert said in page.inner_text("#cmp-status")
+        assert page.is_hidden("#cmp-slider") and page.is_hidden("#cmp-side")
+        assert page.get_attribute("#cmp-img-a", "src") is None  # nothing else was drawn in its place
+        assert (page.input_value("#cmp-a"), page.input_value("#cmp-b")) == (a, b)
+        chosen = page.eval_on_selector("#cmp-a", "s => s.options[s.selectedIndex].textContent")
+        assert chosen.endswith("(not in this atlas)") == a.startswith("imagenet")
+        assert "celeba_temporal: iteration 0 (imagenet's weights) → final" in page.inner_text("#cmp-pairs")
+    # The pairs offered are real: one click shows one.
+    page.click("#cmp-pairs a.button >> nth=0")
+    assert page.is_visible("#cmp-slider") and page.is_hidden("#cmp-status")
+    assert "a=celeba_temporal%40iter_000000" in page.url or "a=celeba_temporal@iter_000000" in page.url
+
+    _compare(page, demo_server, "?layer=Mixed_9z_Nope&channel=0&a=imagenet@final&b=celeba@final")
+    assert "has no images in this atlas" in page.inner_text("#cmp-status")
+    assert (
+        page.input_value("#cmp-layer") == "Mixed_9z_Nope" and page.get_attribute("#cmp-img-b", "src") is None
+    )
+    _compare(
+        page,
+        demo_server,
+        f"?layer={FIG6_ONLY}&channel=17&a=celeba_temporal@iter_000000&b=celeba_temporal@final",
+    )
+    assert f"Channel {FIG6_ONLY}:17 was not rendered" in page.inner_text("#cmp-status")
+    assert "are 0–1" in page.inner_text("#cmp-status")
+    assert page.get_attribute("#cmp-img-b", "src") is None
+
+    # A bare address shows a pair of the first layer, never an image with itself.
+    _compare(page, demo_server, "")
+    assert page.is_visible("#cmp-slider")
+    assert page.input_value("#cmp-a") != page.input_value("#cmp-b")
+    assert not problems, problems
+    page.close()
+
+
+def test_arrow_keys_work_where_the_footer_shows_them(browser, demo_server):
+    page = browser.new_page()
+    page.goto(demo_server + f"layer/{SHARED}/index.html")
+    page.wait_for_selector("html[data-js=ready]")
+    assert "previous / next layer" in page.inner_text("footer")
+    page.keyboard.press("ArrowRight")
+    page.wait_for_url("**/layer/Mixed_5c_Branch_0_a_1x1/index.html")
+    page.keyboard.press("ArrowLeft")
+    page.wait_for_url(f"**/layer/{SHARED}/index.html")
+    page.goto(demo_server + f"model/celeba/layer/{SHARED}/index.html")
+    page.wait_for_selector("html[data-js=ready]")
+    page.keyboard.press("ArrowLeft")
+    page.wait_for_url("**/model/celeba/layer/Mixed_4f_Branch_2_b_3x3/index.html")
+    page.goto(demo_server + "index.html")
+    page.wait_for_selector("html[data-js=ready]")
+    assert "←" not in page.inner_text("footer")
+    page.close()
+
+
+def test_layer_grid_sorts_by_the_chosen_column(browser, demo_server):
+    page = browser.new_page()
+    page.goto(demo_server + f"layer/{SHARED}/index.html")
+    page.wait_for_selector("html[data-js=ready]")
+    page.select_option("#sort-key", "0")  # objective
+    for column in range(4):
+        page.select_option("#sort-column", str(column))
+        for order in ("desc", "asc"):
+            page.select_option("#sort-order", order)
+            values = page.eval_on_selector_all(
+                "#cards li", f"cards => cards.map(c => parseFloat(c.dataset.k0.split(',')[{column}]))"
+            )
+            assert values == sorted(values, reverse=order == "desc"), (column, order, values)
+    page.select_option("#sort-key", "")
+    assert page.eval_on_selector_all("#cards li", "cards => cards.map(c => +c.dataset.channel)") == [0, 1]
+    assert page.is_disabled("#sort-column")
+    page.close()
+
+
+def test_search_says_when_a_channel_was_not_rendered(browser, demo_server):
+    page = browser.new_page()
+    problems = _watch(page)
+    page.goto(demo_server + "index.html")
+    page.wait_for_selector("html[data-js=ready]")
+    page.fill("#q", "4c_2_b_3x3:17")
+    page.wait_for_selector("#search-results a")
+    first = page.inner_text("#search-results a >> nth=0")
+    assert f"{FIG6_ONLY}:17 was not rendered" in first and "0–1" in first
+
+    page.goto(demo_server + "search/index.html?q=4c_2_b_3x3:17")
+    page.wait_for_selector("#search-page-results .channel-links a")
+    links = page.eval_on_selector_all(
+        "#search-page-results .channel-links a", "a => a.map(x => x.textContent)"
+    )
+    assert links == ["0", "1"]
+    page.click("#search-page-results .channel-links a >> text=1")
+    page.wait_for_url(f"**/layer/{FIG6_ONLY}/1/index.html")
+
+    # The search page's example finds a channel page.
+    page.goto(demo_server + "search/index.html")
+    page.wait_for_selector("html[data-js=ready]")
+    example = page.inner_text("#search-example")
+    page.fill("#q", example)
+    page.wait_for_selector("#search-results a")
+    assert "not rendered" not in page.inner_text("#search-results a >> nth=0")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/layer/*/" + example.rsplit(":", 1)[1] + "/index.html")
+    assert not problems, problems
+    page.close()
+
+
+def test_copy_button_does_not_cover_the_bibtex(browser, demo_server):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(demo_server + f"layer/{SHARED}/1/index.html")
+    page.wait_for_selector("html[data-js=ready]")
+    button = page.locator("button[data-copy=bibtex]")
+    assert button.is_visible()
+    b = button.bounding_box()
+    pre = page.locator("#bibtex").bounding_box()
+    overlap_x = b["x"] < pre["x"] + pre["width"] and pre["x"] < b["x"] + b["width"]
+    overlap_y = b["y"] < pre["y"] + pre["height"] and pre["y"] < b["y"] + b["height"]
+    assert not (overlap_x and overlap_y), (b, pre)
+    page.close()
+
+
+def test_compare_records_the_view_from_file_urls(browser, demo_site):
+    page = browser.new_page()
+    problems = _watch(page)
+    page.goto(
+        (demo_site / "compare/index.html").as_uri()
+        + f"?layer={SHARED}&channel=0&a=imagenet@final&b=animals@final"
+    )
+    page.wait_for_selector("#cmp-img-b[src]")
+    page.check("input[value=side]")
+    page.wait_for_function("location.href.includes('view=side')")
+    page.goto(page.url)
+    page.wait_for_function("document.querySelectorAll('#cmp-side figure').length === 2")
+    assert page.input_value("#cmp-b") == "animals@final"
     assert not problems, problems
     page.close()

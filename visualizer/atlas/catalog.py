@@ -17,7 +17,6 @@ rebuild from the images alone writes the same.
 from __future__ import annotations
 
 import datetime
-import hashlib
 import json
 import os
 import sqlite3
@@ -31,7 +30,7 @@ from visualizer.analysis.spatial import image_metrics
 from visualizer.atlas.keys import IMAGES_DIR, KEY_PATTERN, PATH_FORMAT, ImageKey, UnsafeNameError
 from visualizer.atlas.methods import registered_methods
 from visualizer.models.layers import LAYERS, figure6_layers, figure7_layers
-from visualizer.pngio import TEMP_PREFIX, read_png
+from visualizer.pngio import TEMP_PREFIX, file_sha256, read_png
 
 __all__ = [
     "CATALOG_NAME",
@@ -140,15 +139,6 @@ class ImageRecord:
             "Creation Time": self.created,
             "Software": "visualizing-transfer-learning (vtl)",
         }
-
-
-def file_sha256(path: Path) -> str:
-    """SHA-256 hex digest of a file."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for chunk in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def record_from_png(atlas_dir: str | os.PathLike, relpath: str) -> ImageRecord:

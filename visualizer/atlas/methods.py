@@ -30,7 +30,6 @@ and records the settings with every image.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import inspect
 import os
 from collections.abc import Callable, Sequence
@@ -42,6 +41,7 @@ import numpy as np
 
 from visualizer.atlas.keys import check_component
 from visualizer.config import Config, Fail, SelectionConfig, add_check
+from visualizer.pngio import file_sha256
 
 if TYPE_CHECKING:
     from visualizer.render.render import Rendering
@@ -347,7 +347,7 @@ class RendererPool:
         self._renderers: dict[tuple, object] = {}
 
     def renderer(self, model, layer: str, **settings):
-        """A `ChannelRenderer` for `layer` computing with `model`'s weights."""
+        """A `ChannelRenderer` for `layer` computing with `model`'s weights (`from_keywords` settings)."""
         import keras
 
         from visualizer.models.inception_v1 import base_layer_names, copy_base_weights, has_base_network
@@ -355,7 +355,7 @@ class RendererPool:
         from visualizer.render.render import ChannelRenderer
 
         if not has_base_network(model) or not backend.reads_live_weights(settings.get("compile", True)):
-            return ChannelRenderer(model, layer, **settings)
+            return ChannelRenderer.from_keywords(model, layer, **settings)
         signature = tuple(
             tuple(weight.shape) for name in base_layer_names() for weight in model.get_layer(name).weights
         )
@@ -365,7 +365,7 @@ class RendererPool:
         copy_base_weights(model, self._template)
         key = (layer, tuple(sorted(settings.items())))
         if key not in self._renderers:
-            self._renderers[key] = ChannelRenderer(self._template, layer, **settings)
+            self._renderers[key] = ChannelRenderer.from_keywords(self._template, layer, **settings)
         return self._renderers[key]
 
 
@@ -386,7 +386,7 @@ def _pooled_render(
     batch_size: int | None = None,
     **options: Any,
 ) -> Rendering:
-    """Render `channels` with the pool's compiled renderer for these settings (`ChannelRenderer` options)."""
+    """Render `channels` with the pool's compiled renderer for these settings (`ChannelRenderer` keywords)."""
     renderer = _POOL.renderer(
         model, layer, size=size, transforms=transforms, param=param, decorrelate=decorrelate, **options
     )
@@ -577,18 +577,9 @@ def _generator(path: str) -> tuple[Any, dict[str, str]]:
         )
     if path not in _GENERATORS:
         network = load_generator(path)  # first: it names a missing or unreadable file
-        identity = {"generator": os.path.basename(path), "generator_sha256": _file_sha256(Path(path))}
+        identity = {"generator": os.path.basename(path), "generator_sha256": file_sha256(Path(path))}
         _GENERATORS[path] = (network, identity)
     return _GENERATORS[path]
-
-
-def _file_sha256(path: Path) -> str:
-    """SHA-256 hex digest of a file (the catalog imports this module, so not `catalog.file_sha256`)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for chunk in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 _GENERATOR_FLOPS: dict[tuple[str, float], float] = {}

@@ -3,9 +3,9 @@
 On a CPU, one process rarely keeps all cores busy: many of a render step's
 operations are small, and TensorFlow's threads wait on one another between
 them. Processes that each render whole batches with their share of the cores
-do not wait on each other (the demo atlas renders about 1.9x faster with
-two single-threaded workers than in one two-threaded process on a 2-core
-machine; BENCHMARKS.md). The parent hands each worker the next batch as soon
+do not wait on each other, so on a CPU several single-threaded workers
+render an atlas faster than one process with all the threads (BENCHMARKS.md,
+`make bench-atlas`). The parent hands each worker the next batch as soon
 as it is free; the worker writes the images and catalog rows itself, exactly
 as a single process would, so the images do not depend on the number of
 workers. A worker dies with its parent (Linux), so killing a run leaves no

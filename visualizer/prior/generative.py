@@ -14,30 +14,37 @@ The paper gives neither lambda, the optimizer's settings nor the step count.
 The defaults here (Adam, learning rate 0.02, 256 steps, lambda 0.01) are this
 project's choice and are recorded in each result's `settings`.
 
-Channels are batched: one w per channel, optimized together, each step
-compiled once per layer by the same backend code as the Lucid renderer.
-Each channel draws its noise from its own seeded stream, so an image does not
-depend on the batch it was rendered in.
+The ascent is a parameterization of the renderer's one optimization loop,
+`visualizer.render.loop.RenderLoop`: the parameters are one w per channel
+(`LatentParameterization`), the synthesis network and a downscale to the
+classifier's size turn them into images, the noise inputs are each step's
+random inputs, and ``lam * ||w - w_hat||^2`` is the objective's penalty. The
+loop batches the channels, keeps the thresholds' images and retries channels
+whose values turn non-finite, as it does for Lucid's method. Each channel
+draws its noise from its own seeded stream, so an image does not depend on
+the batch it was rendered in.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import keras
 import numpy as np
 from keras import ops
-from tqdm.auto import tqdm
 
 from visualizer.models.graph import resolve_model_layer, truncate
 from visualizer.prior.stylegan2 import StyleGAN2, to_unit_range
 from visualizer.render import backend
-from visualizer.render.optimizer import Adam
+from visualizer.render.loop import Objective, RenderLoop, Schedule, check_channels
+from visualizer.render.optimizer import lucid_adam
 
-__all__ = ["CENTERS", "PriorRendering", "render_with_prior"]
+__all__ = ["CENTERS", "LatentParameterization", "PriorRendering", "render_with_prior"]
+
+Tensor = Any
 
 CENTERS = ("sampled", "stored")
 DEFAULT_STEPS = 256
@@ -59,7 +66,8 @@ class PriorRendering:
         start_objectives: the same activation on G(w_hat), the start point.
         latents: ``[len(channels), dlatent_size]``, each channel's w*.
         distances: ``||w* - w_hat||`` per channel.
-        history: threshold (update count) -> images after that update.
+        history: threshold (update count) -> images after that update (with
+            the stored noise); failed channels are mid-grey.
         failed: channels whose optimization gave non-finite values twice.
         layer: the Keras layer name rendered.
         channels: the channel indices, in order.
@@ -87,39 +95,78 @@ def _input_size(model: keras.Model) -> int:
     return FALLBACK_SIZE
 
 
-def _check_channels(channels: Sequence[int], count: int, layer: str) -> list[int]:
-    channels = [int(c) for c in channels]
-    if not channels:
-        raise ValueError("No channels to render; pass at least one channel index.")
-    bad = [c for c in channels if not 0 <= c < count]
-    if bad:
-        raise ValueError(
-            f"Channels {bad} out of range for layer {layer!r}, which has channels 0..{count - 1}."
+@dataclass(frozen=True, eq=False)
+class LatentParameterization:
+    """StyleGAN2's W space as a parameterization of `visualizer.render.loop.RenderLoop`.
+
+    Attributes:
+        generator: the generator whose synthesis network makes the images.
+        center: w_hat ``[dlatent_size]``, where every slot's w starts.
+        size: the side the classifier reads the images at (downscaled,
+            antialiased bilinear).
+        randomize_noise: draw the noise inputs afresh at every step from each
+            slot's stream (the paper); False uses the generator's stored noise.
+    """
+
+    generator: StyleGAN2
+    center: np.ndarray
+    size: int
+    randomize_noise: bool = True
+    slot_axis: ClassVar[int] = 0  # the parameters are [batch, dlatent_size]
+
+    def initial(self, streams: Sequence[np.random.Generator]) -> np.ndarray:
+        """w_hat for every slot, ``[batch, dlatent_size]``."""
+        return np.tile(self.center, (len(streams), 1))
+
+    def step_inputs(self, streams: Sequence[np.random.Generator]) -> tuple[np.ndarray, ...]:
+        """One noise draw per slot from its stream, batched per noise input; () for the stored noise."""
+        if not self.randomize_noise:
+            return ()
+        per_slot = [self.generator.sample_noise(1, rng) for rng in streams]
+        return tuple(
+            np.concatenate([slot[i] for slot in per_slot]) for i in range(self.generator.config.num_noises)
         )
-    return channels
 
+    def images(self, params: Tensor, inputs: tuple = ()) -> Tensor:
+        """G(w) in [0, 1] at the generator's resolution; with the stored noise when `inputs` is empty."""
+        return to_unit_range(self.generator.synthesis(params, list(inputs) if inputs else None))
 
-class _PriorObjective:
-    """F_z(downscale(G(w))) per batch slot, for the channel ids given."""
-
-    def __init__(self, net: keras.Model, generator: StyleGAN2, size: int, channels: int):
-        self.net, self.generator, self.size, self.channel_count = net, generator, size, channels
-
-    def activations(self, w, ids, noises) -> Any:
-        """The objective's value per slot for latents `w` (noise inputs, or None for the stored noise)."""
-        return self.score(to_unit_range(self.generator.synthesis(w, noises)), ids)
-
-    def score(self, images, ids) -> Any:
-        """Channel ``ids[i]``'s spatial-mean activation on ``images[i]`` (in [0, 1], generator size)."""
+    def view(self, images: Tensor) -> Tensor:
+        """The images downscaled to the classifier's `size`."""
         if images.shape[1] != self.size:
             images = ops.image.resize(
                 images, (self.size, self.size), interpolation="bilinear", antialias=True
             )
-        acts = self.net(images)
+        return images
+
+
+def _channel_means(net: keras.Model) -> Callable[[Tensor, Tensor], Tensor]:
+    """Channel ``ids[i]``'s spatial-mean activation on ``images[i]``."""
+
+    def score(images: Tensor, ids: Tensor) -> Tensor:
+        acts = net(images)
         if len(acts.shape) == 4:
             acts = ops.mean(acts, axis=(1, 2))
         # A gather, not a one-hot product: another channel's NaN must not reach this slot.
         return ops.take_along_axis(acts, ops.expand_dims(ids, 1), axis=1)[:, 0]
+
+    return score
+
+
+def _distance_penalty(center: np.ndarray, lam: float) -> Callable[[Tensor], Tensor]:
+    """``lam * ||w - w_hat||^2`` per slot.
+
+    Raises:
+        ValueError: a negative `lam`.
+    """
+    if lam < 0:
+        raise ValueError(f"lam must be non-negative; received {lam!r}.")
+    w_hat = ops.convert_to_tensor(center)
+
+    def penalty(params: Tensor) -> Tensor:
+        return lam * ops.sum(ops.square(params - w_hat), axis=-1)
+
+    return penalty
 
 
 def render_with_prior(
@@ -150,10 +197,9 @@ def render_with_prior(
             classifier (default: the model's input size, else 224).
         steps: Adam updates.
         lam: weight of ``||w - w_hat||^2``; larger keeps faces more typical.
-        learning_rate: Adam's step size (betas 0.9, 0.999, epsilon 1e-8).
+        learning_rate: the step size of Keras's Adam (betas 0.9, 0.999, epsilon 1e-8).
         seed: seeds the noise drawn at each step.
-        randomize_noise: fresh noise at every step (the paper); False uses
-            the generator's stored noise throughout.
+        randomize_noise: fresh noise at every step (the paper); False: the stored noise.
         center: w_hat: ``"sampled"`` (mean of 10,000 mapped z, as StyleGAN2's
             projectors compute it), ``"stored"`` (the release's
             ``dlatent_avg``), or an array ``[dlatent_size]``.
@@ -163,86 +209,46 @@ def render_with_prior(
         progress: show a progress bar.
 
     Returns:
-        A `PriorRendering`.
+        A `PriorRendering`. A channel whose values or w turn NaN or infinite
+        is optimized once more with another noise stream, then listed in
+        ``.failed`` (mid-grey images, NaN objective); its batch is unaffected.
 
     Raises:
         UnknownLayerError: `layer` is not in `model`.
         ValueError: a channel out of range, or a bad setting, named with the valid choices.
     """
     started = time.perf_counter()
-    if steps < 1:
-        raise ValueError(f"steps must be at least 1; received {steps!r}.")
-    if lam < 0:
-        raise ValueError(f"lam must be non-negative; received {lam!r}.")
-    if batch_size is not None and batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1 or None; received {batch_size!r}.")
-    thresholds = sorted({int(t) for t in thresholds or []})
-    if any(not 1 <= t <= steps for t in thresholds):
-        raise ValueError(f"thresholds must lie in 1..{steps} (update counts); received {thresholds}.")
+    schedule = Schedule(steps, seed, batch_size, tuple(sorted({int(t) for t in thresholds or []})))
     name = resolve_model_layer(model, layer)
     net = truncate(model, name)
-    count = int(net.output.shape[-1])
-    channels = _check_channels(channels, count, name)
+    channels = check_channels(channels, int(net.output.shape[-1]), name)
     w_hat = _center(generator, center)
     size = int(size or _input_size(model))
-    objective = _PriorObjective(net, generator, size, count)
-    step = _make_step(objective, lam, learning_rate, compile)
-
+    ascent = RenderLoop(
+        LatentParameterization(generator, w_hat, size, randomize_noise),
+        Objective(_channel_means(net), penalty=_distance_penalty(w_hat, lam)),
+        optimizer=lucid_adam(learning_rate),
+        compile=compile,
+    )
+    result = ascent.run(channels, schedule, progress=progress, label=f"prior {name}", keep_params=True)
     batch = batch_size or len(channels)
-    latents = np.zeros((len(channels), generator.config.dlatent_size), dtype="float32")
-    kept: dict[int, np.ndarray] = {t: latents.copy() for t in thresholds}
-    failed: list[int] = []
-    bar = tqdm(total=len(channels) * steps, desc=f"prior {name}", unit="step", disable=not progress)
-    for start in range(0, len(channels), batch):
-        chunk = list(range(start, min(start + batch, len(channels))))
-        chunk_channels = [channels[i] for i in chunk]
-        run = (step, generator, w_hat, steps, seed, randomize_noise, thresholds)
-        w, history, ok = _optimize(*run, chunk_channels, 0, bar)
-        bad = [i for i in range(len(chunk)) if not ok[i]]
-        if bad:  # retry once with another noise stream, then give up on the channel
-            retry, retry_history, retry_ok = _optimize(*run, [chunk_channels[i] for i in bad], 1, None)
-            for slot, i in enumerate(bad):
-                w[i], ok[i] = retry[slot], retry_ok[slot]
-                for t in thresholds:
-                    history[t][i] = retry_history[t][slot]
-        for slot, i in enumerate(chunk):
-            latents[i] = w[slot]
-            for t in thresholds:
-                kept[t][i] = history[t][slot]
-            if not ok[slot]:
-                failed.append(channels[i])
-    bar.close()
-
-    images, objectives = _evaluate(objective, np.nan_to_num(latents), channels, batch)
-    failed += [c for c, value in zip(channels, objectives) if not np.isfinite(value) and c not in failed]
-    start_objectives = _evaluate(objective, np.tile(w_hat, (len(channels), 1)), channels, batch)[1]
-    history_images = {t: _evaluate(objective, kept[t], channels, batch)[0] for t in thresholds}
-    failed_rows = [i for i, c in enumerate(channels) if c in failed]
-    images[failed_rows] = 0.5
-    objectives[failed_rows] = np.nan
+    settings = {"method": "stylegan2", "size": size, "steps": steps, "lam": lam}
+    settings |= {"learning_rate": learning_rate, "seed": seed, "randomize_noise": randomize_noise}
+    settings |= {"center": center if isinstance(center, str) else "given"}
+    settings |= {"generator_resolution": generator.config.resolution, "batch_size": batch}
+    settings["backend"] = backend.backend_name()
+    start_objectives = ascent.evaluate(np.tile(w_hat, (len(channels), 1)), channels, batch)[1]
     return PriorRendering(
-        images=images,
-        objectives=objectives,
+        images=result.images,
+        objectives=result.values,
         start_objectives=start_objectives,
-        latents=latents,
-        distances=np.linalg.norm(latents - w_hat[None, :], axis=1).astype("float32"),
-        history=history_images,
-        failed=failed,
+        latents=result.params,
+        distances=np.linalg.norm(result.params - w_hat[None, :], axis=1).astype("float32"),
+        history=result.history,
+        failed=[channels[slot] for slot in result.failed],
         layer=name,
         channels=channels,
-        settings={
-            "method": "stylegan2",
-            "size": size,
-            "steps": steps,
-            "lam": lam,
-            "learning_rate": learning_rate,
-            "seed": seed,
-            "randomize_noise": randomize_noise,
-            "center": center if isinstance(center, str) else "given",
-            "generator_resolution": generator.config.resolution,
-            "batch_size": batch,
-            "backend": backend.backend_name(),
-        },
+        settings=settings,
         seconds=time.perf_counter() - started,
     )
 
@@ -256,75 +262,3 @@ def _center(generator: StyleGAN2, center: str | np.ndarray) -> np.ndarray:
     if w_hat.shape != (generator.config.dlatent_size,):
         raise ValueError(f"center must have {generator.config.dlatent_size} values; received {w_hat.size}.")
     return w_hat
-
-
-def _make_step(objective: _PriorObjective, lam: float, learning_rate: float, compile: bool):
-    def loss_fn(params, targets, dynamic, static):
-        ids, w_hat = targets
-        values = objective.activations(params, ids, list(dynamic) if dynamic else None)
-        return values - lam * ops.sum(ops.square(params - w_hat), axis=-1)
-
-    return backend.make_step(loss_fn, Adam(learning_rate=learning_rate), compile)
-
-
-def _noise_streams(channels: Sequence[int], seed: int, attempt: int) -> list[np.random.Generator]:
-    # One stream per channel: a channel's noise does not depend on its batch mates.
-    return [np.random.default_rng([seed, int(c), attempt]) for c in channels]
-
-
-def _optimize(
-    step,
-    generator: StyleGAN2,
-    w_hat: np.ndarray,
-    steps: int,
-    seed: int,
-    randomize_noise: bool,
-    thresholds: Sequence[int],
-    channels: Sequence[int],
-    attempt: int,
-    bar: Any,
-) -> tuple[np.ndarray, dict[int, np.ndarray], np.ndarray]:
-    """Run the ascent for one batch from w_hat.
-
-    Returns:
-        w* per slot, w per slot at each threshold, and per slot whether
-        every step's value and w* are finite.
-    """
-    batch = len(channels)
-    params = ops.convert_to_tensor(np.tile(w_hat, (batch, 1)))
-    m, v = ops.zeros_like(params), ops.zeros_like(params)
-    targets = (ops.convert_to_tensor(np.asarray(channels, dtype="int32")), ops.convert_to_tensor(w_hat))
-    streams = _noise_streams(channels, seed, attempt)
-    finite = ops.ones((batch,), dtype="bool")
-    history: dict[int, np.ndarray] = {}
-    for index in range(steps):
-        dynamic: tuple = ()
-        if randomize_noise:
-            per_slot = [generator.sample_noise(1, rng) for rng in streams]
-            dynamic = tuple(
-                ops.convert_to_tensor(np.concatenate([slot[i] for slot in per_slot]))
-                for i in range(generator.config.num_noises)
-            )
-        count = ops.convert_to_tensor(np.float32(index + 1))
-        params, m, v, values = step(params, m, v, count, targets, dynamic, None)
-        finite = ops.logical_and(finite, ops.isfinite(values))
-        if index + 1 in thresholds:
-            history[index + 1] = ops.convert_to_numpy(params)
-        if bar is not None:
-            bar.update(1)
-    w = ops.convert_to_numpy(params).copy()
-    return w, history, ops.convert_to_numpy(finite) & np.isfinite(w).all(axis=1)
-
-
-def _evaluate(
-    objective: _PriorObjective, latents: np.ndarray, channels: Sequence[int], batch: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Images G(w) with the stored noise, and each channel's activation on them."""
-    images, values = [], []
-    for start in range(0, len(channels), batch):
-        w = ops.convert_to_tensor(latents[start : start + batch])
-        ids = ops.convert_to_tensor(np.asarray(channels[start : start + batch], dtype="int32"))
-        unit = to_unit_range(objective.generator.synthesis(w))
-        images.append(ops.convert_to_numpy(unit))
-        values.append(ops.convert_to_numpy(objective.score(unit, ids)))
-    return np.concatenate(images).astype("float32"), np.concatenate(values).astype("float32")

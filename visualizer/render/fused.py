@@ -2,7 +2,7 @@
 
 Rendering differentiates the network with respect to its input only, over and
 over, with fixed weights. `fuse_for_rendering` copies a functional Keras model
-with two exact rewrites that exploit this (measured on the 2-core CPU in
+with exact rewrites that exploit this (their costs are measured in
 BENCHMARKS.md):
 
 - a batch norm that only reads a convolution's output is folded into that
@@ -11,15 +11,13 @@ BENCHMARKS.md):
   passes forwards and backwards;
 - the input gradient of a stride-1, ``"same"``-padded convolution with an
   odd kernel is computed as a forward convolution with the kernel flipped in
-  space and transposed in channels, which TensorFlow's CPU kernels run up to
-  twice as fast as their dedicated backward-data convolution at batch 8;
+  space and transposed in channels, which TensorFlow's CPU kernels run
+  faster than their dedicated backward-data convolution;
 - the input gradient of a strided ``"same"`` convolution (InceptionV1's
   Conv2d_1a_7x7, stride 2) is computed as one stride-1 forward convolution
   that produces every stride phase of the input at once (``stride**2 x in``
-  channels), then interleaved: for Conv2d_1a (3 input channels) its forward
-  and backward together take 1.4-1.8x less time than with TensorFlow's
-  backward-data convolution at batch 8 (at batch 1 it is slower, and
-  TensorFlow's gradient stays).
+  channels), then interleaved; at batch 1 TensorFlow's backward-data
+  convolution is the cheaper one and stays.
 
 A third rewrite needs the channels: `select_target_channels` makes the
 target convolution of a render compute only the channel each image renders
@@ -29,8 +27,8 @@ layer such as Conv2d_2c_3x3 that convolution is most of the step.
 
 Max pooling is left alone: exact replacements (comparisons per window
 offset, with or without XLA; separable 1x3 and 3x1 pools, exact ties
-included) were no faster in the step than TensorFlow's own gradient, which
-oneDNN makes 3-4x faster on CPU (BENCHMARKS.md).
+included) were no faster in the step than TensorFlow's own gradient with
+oneDNN's CPU kernels (BENCHMARKS.md).
 
 The folded kernels, their adjoints and biases are cached in variables of the
 copy: after assigning new weights to the original model, call

@@ -1,57 +1,55 @@
-"""Adam with TensorFlow 1's update rule, as pure `keras.ops` functions.
+"""The update rule: Keras's own Adam with Lucid's settings.
 
-Lucid optimizes with ``tf.train.AdamOptimizer(0.05)``: beta1 0.9, beta2
-0.999 and epsilon 1e-8 added to ``sqrt(v)`` after the bias correction has
-been folded into the learning rate ("epsilon hat"). Keras' Adam defaults to
-epsilon 1e-7, so the renderer keeps its own few lines instead; being pure
-functions of their inputs, they compile on every backend.
+Lucid optimizes with TF1's ``tf.train.AdamOptimizer(0.05)``: beta1 0.9,
+beta2 0.999 and epsilon 1e-8 added to ``sqrt(v)`` after the bias correction
+has been folded into the step size ("epsilon hat"). Keras 3's Adam performs
+that same update (``alpha = lr * sqrt(1 - beta_2^t) / (1 - beta_1^t)``,
+``m += (g - m) * (1 - beta_1)``, ``v += (g^2 - v) * (1 - beta_2)``,
+``x -= alpha * m / (sqrt(v) + epsilon)``, the arithmetic of TF1's
+``ApplyAdam`` kernel); only its default epsilon differs (1e-7), so `lucid_adam`
+passes 1e-8. `visualizer.render.backend` applies the optimizer inside each
+backend's compiled step.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+import keras
+import numpy as np
 
-from keras import ops
+__all__ = ["LUCID_LEARNING_RATE", "clone", "describe", "lucid_adam"]
 
-__all__ = ["Adam"]
+LUCID_LEARNING_RATE = 0.05
+_DESCRIBED = ("learning_rate", "beta_1", "beta_2", "epsilon", "momentum", "rho")
 
-Tensor = Any
 
+def lucid_adam(learning_rate: float = LUCID_LEARNING_RATE) -> keras.optimizers.Adam:
+    """Keras's Adam with TF1's (Lucid's) settings: betas 0.9 and 0.999, epsilon 1e-8.
 
-@dataclass(frozen=True)
-class Adam:
-    """TF1 Adam hyper-parameters (Lucid's defaults).
+    Args:
+        learning_rate: the step size (Lucid: 0.05).
 
-    Attributes:
-        learning_rate: step size (Lucid: 0.05).
-        beta_1: first-moment decay.
-        beta_2: second-moment decay.
-        epsilon: TF1's "epsilon hat" (not Keras' 1e-7).
+    Returns:
+        A new, unbuilt ``keras.optimizers.Adam``.
     """
+    return keras.optimizers.Adam(learning_rate, beta_1=0.9, beta_2=0.999, epsilon=1e-8)
 
-    learning_rate: float = 0.05
-    beta_1: float = 0.9
-    beta_2: float = 0.999
-    epsilon: float = 1e-8
 
-    def update(
-        self, params: Tensor, grad: Tensor, m: Tensor, v: Tensor, t: Tensor
-    ) -> tuple[Tensor, Tensor, Tensor]:
-        """One descent update.
+def clone(optimizer: keras.optimizers.Optimizer) -> keras.optimizers.Optimizer:
+    """A fresh, unbuilt optimizer with `optimizer`'s class and settings (the template is never built)."""
+    return type(optimizer).from_config(optimizer.get_config())
 
-        Args:
-            params: current parameters.
-            grad: gradient of the minimized loss.
-            m: first moment.
-            v: second moment.
-            t: the update's 1-based count (float scalar).
 
-        Returns:
-            ``(params, m, v)`` after the update.
-        """
-        t = ops.cast(t, "float32")
-        lr_t = self.learning_rate * ops.sqrt(1.0 - self.beta_2**t) / (1.0 - self.beta_1**t)
-        m = self.beta_1 * m + (1.0 - self.beta_1) * grad
-        v = self.beta_2 * v + (1.0 - self.beta_2) * grad * grad
-        return params - lr_t * m / (ops.sqrt(v) + self.epsilon), m, v
+def describe(optimizer: keras.optimizers.Optimizer) -> str:
+    """The optimizer and its hyper-parameters as text for a render's settings.
+
+    Returns:
+        For `lucid_adam`: ``"Adam(learning_rate=0.05, beta_1=0.9, beta_2=0.999, epsilon=1e-08)"``.
+    """
+    config = optimizer.get_config()
+    # Keras keeps the learning rate in a float32 variable: print float32's shortest form (0.05).
+    parts = [
+        f"{name}={str(np.float32(config[name])) if isinstance(config[name], float) else config[name]}"
+        for name in _DESCRIBED
+        if name in config
+    ]
+    return f"{type(optimizer).__name__}({', '.join(parts)})"

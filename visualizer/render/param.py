@@ -4,6 +4,9 @@ A `Param` holds the shape of the buffer that the optimizer updates, draws its
 initial value from a seeded NumPy generator, and maps a buffer to images
 ``[batch, h, w, 3]`` in (0, 1). Everything after the initial draw is
 `keras.ops`, so the same parameterization runs on every Keras backend.
+`ImageParameterization` is a `Param` as the render loop
+(`visualizer.render.loop`) takes it: one buffer per batch slot, each drawn
+from the slot's own random stream.
 
 Lucid's default (``lucid/optvis/param/images.py::image``) is `fft_image` with
 colour decorrelation and a sigmoid: ``sigmoid(irfft2(spectrum * scale) / 4 @
@@ -12,6 +15,7 @@ colour decorrelation and a sigmoid: ``sigmoid(irfft2(spectrum * scale) / 4 @
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +27,7 @@ from visualizer.render import backend
 __all__ = [
     "COLOR_CORRELATION_SVD_SQRT",
     "DECORRELATION_MATRIX",
+    "ImageParameterization",
     "MAX_NORM_SVD_SQRT",
     "Param",
     "fft_image",
@@ -82,6 +87,39 @@ class Param:
         else:
             raw = buffer
         return to_valid_rgb(raw, decorrelate=self.decorrelate)
+
+
+@dataclass(frozen=True)
+class ImageParameterization:
+    """Lucid's image parameterization for `visualizer.render.loop.RenderLoop`.
+
+    Attributes:
+        param: the parameterization of one image (its map does not depend on
+            the batch size).
+    """
+
+    param: Param
+
+    @property
+    def slot_axis(self) -> int:
+        """The buffer's batch axis: 1 for the FFT spectrum ``(2, batch, ...)``, 0 for pixels."""
+        return 1 if self.param.kind == "fft" else 0
+
+    def initial(self, streams: Sequence[np.random.Generator]) -> np.ndarray:
+        """One initial draw per slot, each from its own stream, stacked on the batch axis."""
+        return np.concatenate([self.param.init(rng) for rng in streams], axis=self.slot_axis)
+
+    def step_inputs(self, streams: Sequence[np.random.Generator]) -> tuple:
+        """No inputs besides the buffer."""
+        return ()
+
+    def images(self, params: Tensor, inputs: tuple = ()) -> Tensor:
+        """The buffer's images ``[batch, height, width, 3]`` in (0, 1)."""
+        return self.param(params)
+
+    def view(self, images: Tensor) -> Tensor:
+        """The model reads the images as they are."""
+        return images
 
 
 def rfft2d_freqs(h: int, w: int) -> np.ndarray:

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import keras
+import numpy as np
 from tqdm.auto import tqdm
 
 from visualizer.config import Config, ConfigError, ModelConfig
@@ -173,6 +174,190 @@ def _restore(
     return state
 
 
+def _finished_before(
+    model: ModelConfig, folder: Path, digest: str, finished: dict[str, Any], progress: bool
+) -> TrainResult:
+    """The result for a model whose ``final`` snapshot exists (it is not trained again)."""
+    if finished["config_hash"] != digest:
+        _say(
+            f"{model.name}: already trained with other settings (config hash {finished['config_hash']}, "
+            f"now {digest}); delete {folder} to retrain it.",
+            progress,
+        )
+    else:
+        _say(f"{model.name}: already trained ({folder / FINAL}).", progress)
+    return TrainResult(
+        model.name,
+        "finished before",
+        finished["iteration"],
+        0.0,
+        finished["metric_name"],
+        finished["metric"],
+        None,
+    )
+
+
+def _require_tensorflow() -> None:
+    if keras.backend.backend() != "tensorflow":
+        raise TrainError(
+            f"Training runs on the TensorFlow backend (visualizer/train/tf_backend.py); "
+            f"KERAS_BACKEND is {keras.backend.backend()!r}. Run with KERAS_BACKEND=tensorflow."
+        )
+
+
+def _total_steps(model: ModelConfig, dataset: Dataset) -> int:
+    """The model's number of steps, checked against its snapshot schedule."""
+    total = model.steps or model.epochs * dataset.steps_per_epoch(model.batch_size)
+    if any(i >= total for i in model.snapshots):
+        raise ConfigError(
+            f"model {model.name!r}: snapshots {model.snapshots} must be below its {total} steps."
+        )
+    return total
+
+
+def _dataset_facts(dataset: Dataset) -> dict[str, Any]:
+    """The dataset's entries in every snapshot's meta."""
+    return {
+        "dataset": dataset.name,
+        "dataset_kind": dataset.kind,
+        "num_classes": dataset.num_classes,
+        "class_names": dataset.class_names,
+        "multi_label": dataset.multi_label,
+        "metric_name": metric_name(dataset.multi_label),
+    }
+
+
+@dataclass
+class _Run:
+    """One model being trained: its data, network and optimizer, and where it stands."""
+
+    config: Config
+    model: ModelConfig
+    runs_dir: Path
+    folder: Path  # runs_dir / model name
+    digest: str  # the model's config hash
+    dataset: Dataset
+    total: int
+    network: keras.Model
+    optimizer: tf_backend.Adam
+    train_step: tf_backend.StepFunction
+    predict: Callable[[np.ndarray], np.ndarray]
+    start: int  # the first step to run: earlier ones were restored from the resume state
+    resumed: bool
+    facts: dict[str, Any]  # `_dataset_facts`
+    loss: float | None  # of the latest step (restored with the resume state)
+
+
+def _start_run(config: Config, model: ModelConfig, runs_dir: Path, digest: str, progress: bool) -> _Run:
+    """Open the data, build the network and optimizer, and restore them from a resume point if any."""
+    folder = runs_dir / model.name
+    dataset = _open(config, model)
+    total = _total_steps(model, dataset)
+    network = _build(config, model, dataset)
+    optimizer = tf_backend.Adam(network.trainable_variables, model.learning_rate)
+    state = _restore(folder, digest, network, optimizer)
+    _say(f"{model.name}: {dataset.describe()}; {total} steps of batch {model.batch_size}", progress)
+    if state:
+        _say(f"{model.name}: resuming at step {state.step} from {folder / '_resume'}", progress)
+    return _Run(
+        config=config,
+        model=model,
+        runs_dir=runs_dir,
+        folder=folder,
+        digest=digest,
+        dataset=dataset,
+        total=total,
+        network=network,
+        optimizer=optimizer,
+        train_step=tf_backend.make_train_step(network, optimizer, dataset.multi_label),
+        predict=tf_backend.make_predict(network),
+        start=state.step if state else 0,
+        resumed=state is not None,
+        facts=_dataset_facts(dataset),
+        loss=state.extra.get("loss") if state else None,
+    )
+
+
+def _save_resume_point(run: _Run, step: int) -> None:
+    variables = run.network.variables
+    state = ResumeState(
+        step,
+        run.digest,
+        [variable.numpy() for variable in variables],
+        [variable.path for variable in variables],
+        run.optimizer.get_state(),
+        {"loss": run.loss},
+    )
+    save_resume(run.folder, state)
+
+
+def _snapshot(run: _Run, step: int, name: str, progress: bool) -> Evaluation:
+    """Evaluate the network and write it as snapshot `name` with its meta."""
+    result = evaluate(run.predict, run.dataset, EVAL_BATCH)
+    meta = _meta(run.config, run.model, name, step, loss=run.loss, metric=result.metric, **run.facts)
+    write_snapshot(run.runs_dir, run.network, meta)
+    _say(f"  {run.model.name}/{name}: validation {run.facts['metric_name']} {result.metric:.3f}", progress)
+    return result
+
+
+def _save_due_before(run: _Run, step: int, schedule: set[int], progress: bool) -> None:
+    """Write the snapshot and resume state due before `step` runs, if any."""
+    # The snapshot at a resumed run's first step was written before the interruption.
+    if step in schedule and not (step == run.start and read_meta(run.folder / snapshot_name(step))):
+        _snapshot(run, step, snapshot_name(step), progress)
+        _save_resume_point(run, step)
+    elif run.model.resume_every and step > run.start and step % run.model.resume_every == 0:
+        _save_resume_point(run, step)
+
+
+def _run_steps(run: _Run, progress: bool, on_step: StepCallback | None) -> None:
+    """Train from `run.start` to `run.total`, writing snapshots and resume points on the way."""
+    model, dataset = run.model, run.dataset
+    schedule = set(model.snapshots)
+    bar = tqdm(
+        total=run.total,
+        initial=run.start,
+        desc=model.name,
+        unit="step",
+        disable=not progress,
+        dynamic_ncols=True,
+    )
+    smoothed: float | None = None
+    steps = range(run.start, run.total)
+    batches = prefetch(lambda step: dataset.train_batch(step, model.batch_size), steps)
+    try:
+        for step, (images, labels) in zip(steps, batches):
+            _save_due_before(run, step, schedule, progress)
+            run.loss, batch_metric = run.train_step(images, labels)
+            smoothed = batch_metric if smoothed is None else 0.9 * smoothed + 0.1 * batch_metric
+            bar.update(1)
+            bar.set_postfix(loss=f"{run.loss:.4f}", train_metric=f"{smoothed:.3f}", refresh=False)
+            if on_step is not None:
+                on_step(model.name, step + 1)
+    finally:
+        bar.close()
+        batches.close()
+
+
+def _finish(run: _Run, began: float, progress: bool) -> TrainResult:
+    """Write the ``final`` snapshot, drop the resume state and report."""
+    final = _snapshot(run, run.total, FINAL, progress)
+    clear_resume(run.folder)
+    skipped = run.dataset.skipped
+    if skipped:
+        _say(f"{run.model.name}: skipped {skipped} unreadable image(s) of {run.dataset.name}", progress)
+    return TrainResult(
+        run.model.name,
+        "resumed" if run.resumed else "trained",
+        run.total,
+        time.perf_counter() - began,
+        run.facts["metric_name"],
+        final.metric,
+        final.baseline,
+        skipped,
+    )
+
+
 def train_model(
     config: Config,
     model: ModelConfig,
@@ -192,118 +377,18 @@ def train_model(
         A `TrainResult`.
     """
     runs_dir = config.resolve_path(config.project.runs_dir)
-    folder = runs_dir / model.name
     digest = model_hash(config, model.name)
-    finished = read_meta(folder / FINAL)
+    finished = read_meta(runs_dir / model.name / FINAL)
     if finished is not None:
-        if finished["config_hash"] != digest:
-            _say(
-                f"{model.name}: already trained with other settings (config hash {finished['config_hash']}, "
-                f"now {digest}); delete {folder} to retrain it.",
-                progress,
-            )
-        else:
-            _say(f"{model.name}: already trained ({folder / FINAL}).", progress)
-        return TrainResult(
-            model.name,
-            "finished before",
-            finished["iteration"],
-            0.0,
-            finished["metric_name"],
-            finished["metric"],
-            None,
-        )
+        return _finished_before(model, runs_dir / model.name, digest, finished, progress)
     if model.source == "checkpoint":
         return _load_checkpoint(config, model, progress)
-    if keras.backend.backend() != "tensorflow":
-        raise TrainError(
-            f"Training runs on the TensorFlow backend (visualizer/train/tf_backend.py); "
-            f"KERAS_BACKEND is {keras.backend.backend()!r}. Run with KERAS_BACKEND=tensorflow."
-        )
+    _require_tensorflow()
     tf_backend.enable_determinism()
     began = time.perf_counter()
-    dataset = _open(config, model)
-    total = model.steps or model.epochs * dataset.steps_per_epoch(model.batch_size)
-    if any(i >= total for i in model.snapshots):
-        raise ConfigError(
-            f"model {model.name!r}: snapshots {model.snapshots} must be below its {total} steps."
-        )
-    network = _build(config, model, dataset)
-    optimizer = tf_backend.Adam(network.trainable_variables, model.learning_rate)
-    state = _restore(folder, digest, network, optimizer)
-    start = state.step if state else 0
-    loss: float | None = state.extra.get("loss") if state else None
-    _say(f"{model.name}: {dataset.describe()}; {total} steps of batch {model.batch_size}", progress)
-    if state:
-        _say(f"{model.name}: resuming at step {start} from {folder / '_resume'}", progress)
-    train_step = tf_backend.make_train_step(network, optimizer, dataset.multi_label)
-    predict = tf_backend.make_predict(network)
-    name_of_metric = metric_name(dataset.multi_label)
-    facts = {
-        "dataset": dataset.name,
-        "dataset_kind": dataset.kind,
-        "num_classes": dataset.num_classes,
-        "class_names": dataset.class_names,
-        "multi_label": dataset.multi_label,
-        "metric_name": name_of_metric,
-    }
-
-    def save_state(step: int) -> None:
-        save_resume(
-            folder,
-            ResumeState(
-                step,
-                digest,
-                [variable.numpy() for variable in network.variables],
-                [variable.path for variable in network.variables],
-                optimizer.get_state(),
-                {"loss": loss},
-            ),
-        )
-
-    def snapshot(step: int, name: str) -> Evaluation:
-        result = evaluate(predict, dataset, EVAL_BATCH)
-        meta = _meta(config, model, name, step, loss=loss, metric=result.metric, **facts)
-        write_snapshot(runs_dir, network, meta)
-        _say(f"  {model.name}/{name}: validation {name_of_metric} {result.metric:.3f}", progress)
-        return result
-
-    schedule = set(model.snapshots)
-    bar = tqdm(
-        total=total, initial=start, desc=model.name, unit="step", disable=not progress, dynamic_ncols=True
-    )
-    smoothed: float | None = None
-    batches = prefetch(lambda step: dataset.train_batch(step, model.batch_size), range(start, total))
-    try:
-        for step, (images, labels) in zip(range(start, total), batches):
-            if step in schedule and not (step == start and read_meta(folder / snapshot_name(step))):
-                snapshot(step, snapshot_name(step))
-                save_state(step)
-            elif model.resume_every and step > start and step % model.resume_every == 0:
-                save_state(step)
-            loss, batch_metric = train_step(images, labels)
-            smoothed = batch_metric if smoothed is None else 0.9 * smoothed + 0.1 * batch_metric
-            bar.update(1)
-            bar.set_postfix(loss=f"{loss:.4f}", train_metric=f"{smoothed:.3f}", refresh=False)
-            if on_step is not None:
-                on_step(model.name, step + 1)
-    finally:
-        bar.close()
-        batches.close()
-    final = snapshot(total, FINAL)
-    clear_resume(folder)
-    if dataset.skipped:
-        _say(f"{model.name}: skipped {dataset.skipped} unreadable image(s) of {dataset.name}", progress)
-    return TrainResult(
-        model.name,
-        "resumed" if state else "trained",
-        total,
-        time.perf_counter() - began,
-        name_of_metric,
-        final.metric,
-        final.baseline,
-        dataset.skipped,
-    )
+    run = _start_run(config, model, runs_dir, digest, progress)
+    _run_steps(run, progress, on_step)
+    return _finish(run, began, progress)
 
 
 def train_all(

@@ -32,6 +32,21 @@
   function loadIndex() { return load("search", "search/index.js"); }
 
   // --- search -------------------------------------------------------------------------------
+  // "0–3, 7, 9–12": a sorted list of channel numbers, in ranges.
+  function ranges(numbers) {
+    const parts = [];
+    let start = null;
+    let last = null;
+    function flush() { if (start !== null) parts.push(start === last ? String(start) : start + "–" + last); }
+    for (const n of numbers) {
+      if (start !== null && n === last + 1) { last = n; continue; }
+      flush();
+      start = last = n;
+    }
+    flush();
+    return parts.join(", ");
+  }
+
   function search(index, query) {
     const q = query.trim().toLowerCase();
     if (!q) return [];
@@ -58,6 +73,11 @@
       if (channel !== null && layer.channels.includes(channel)) {
         hits.push({ score: best + 50, label: layer.id + ":" + channel, detail: "channel · " + matched,
           url: pageUrl(index.channelUrl.replace("{layer}", layer.id).replace("{channel}", channel)) });
+      } else if (channel !== null) {
+        // Say so, rather than silently returning the layer: and list what was rendered.
+        hits.push({ score: best + 50, label: layer.id + ":" + channel + " was not rendered",
+          detail: "rendered channels of " + layer.id + ": " + (ranges(layer.channels) || "none"),
+          url: pageUrl(layer.url), missing: layer });
       }
       hits.push({ score: best, label: layer.id, detail: "layer " + layer.paper + " · " + (matched === layer.id ? layer.names[1] || "" : matched),
         url: pageUrl(layer.url) });
@@ -78,16 +98,36 @@
     return hits.slice(0, 25);
   }
 
-  function renderHits(container, hits, item) {
+  // Links to the rendered channels of a layer (the search page, under a "not rendered" hit).
+  const MAX_CHANNEL_LINKS = 64;
+  function channelLinks(index, layer) {
+    const list = document.createElement("ul");
+    list.className = "channel-links";
+    for (const c of layer.channels.slice(0, MAX_CHANNEL_LINKS)) {
+      const a = document.createElement("a");
+      a.href = pageUrl(index.channelUrl.replace("{layer}", layer.id).replace("{channel}", c));
+      a.textContent = String(c);
+      list.appendChild(wrap("li", a));
+    }
+    if (layer.channels.length > MAX_CHANNEL_LINKS) {
+      list.appendChild(wrap("li", document.createTextNode("… (all on the layer page)")));
+    }
+    return list;
+  }
+
+  function renderHits(container, hits, item, index) {
     container.textContent = "";
     for (const hit of hits) {
       const a = document.createElement("a");
       a.href = hit.url;
       a.textContent = hit.label;
+      if (hit.missing) a.className = "not-rendered";
       const small = document.createElement("small");
       small.textContent = hit.detail;
       a.appendChild(small);
-      container.appendChild(item ? wrap(item, a) : a);
+      const entry = item ? wrap(item, a) : a;
+      if (item && hit.missing && index) entry.appendChild(channelLinks(index, hit.missing));
+      container.appendChild(entry);
     }
   }
   function wrap(tag, child) { const el = document.createElement(tag); el.appendChild(child); return el; }
@@ -137,7 +177,7 @@
     function run() {
       loadIndex().then(function (index) {
         const hits = search(index, input.value);
-        renderHits(list, hits, "li");
+        renderHits(list, hits, "li", index);
         if (input.value && !hits.length) list.appendChild(wrap("li", document.createTextNode("No match.")));
       });
     }
@@ -162,23 +202,40 @@
   }
 
   // --- grids and copy buttons -------------------------------------------------------------------
+  // Layer grids: by channel, or by the objective (or a measurement) of one column's image.
   function setupSort() {
-    const select = document.getElementById("sort-cards");
+    const key = document.getElementById("sort-key");
+    const column = document.getElementById("sort-column");
+    const order = document.getElementById("sort-order");
     const list = document.getElementById("cards");
-    if (!select || !list) return;
-    select.closest(".js-only").hidden = false;
-    select.addEventListener("change", function () {
+    if (!key || !column || !order || !list) return;
+    key.closest(".js-only").hidden = false;
+    function value(card) {
+      const values = (card.dataset["k" + key.value] || "").split(",");
+      const x = parseFloat(values[parseInt(column.value, 10)]);
+      return isNaN(x) ? null : x;
+    }
+    function sort() {
+      const byChannel = key.value === "";
+      column.disabled = byChannel;
+      order.disabled = byChannel;
+      const sign = order.value === "asc" ? 1 : -1;
       const cards = Array.from(list.children);
-      const key = select.value;
       cards.sort(function (a, b) {
-        if (key === "channel") return a.dataset.channel - b.dataset.channel;
-        const x = parseFloat(a.dataset.objective);
-        const y = parseFloat(b.dataset.objective);
-        const d = (isNaN(x) ? -Infinity : x) - (isNaN(y) ? -Infinity : y);
-        return key === "objective-asc" ? d : -d;
+        if (!byChannel) {
+          const x = value(a);
+          const y = value(b);
+          if (x !== y) {
+            if (x === null) return 1; // cards without a value go last, whatever the order
+            if (y === null) return -1;
+            return sign * (x - y);
+          }
+        }
+        return a.dataset.channel - b.dataset.channel;
       });
       cards.forEach(function (card) { list.appendChild(card); });
-    });
+    }
+    [key, column, order].forEach(function (select) { select.addEventListener("change", sort); });
   }
 
   function setupCopy() {
@@ -204,118 +261,254 @@
   }
 
   // --- comparison view -----------------------------------------------------------------------
+  // The view is in the address: ?layer=&channel=&a=&b=&view=&pos= (or the same after #), so a shared
+  // link reopens it. A pair the atlas does not have is reported, never replaced by another one.
+  const VIEWS = ["slider", "side", "all"];
+  const STATE_KEYS = ["layer", "channel", "a", "b", "view", "pos"];
+  function readCompareState() {
+    const query = new URLSearchParams(window.location.search);
+    const hash = new URLSearchParams(window.location.hash.replace(/^#/, ""));
+    const source = hash.has("layer") ? hash : query;
+    const state = {};
+    STATE_KEYS.forEach(function (key) { const v = source.get(key); state[key] = v === null || v === "" ? null : v; });
+    return state;
+  }
+  function clampPos(value) {
+    const x = parseFloat(value);
+    return isNaN(x) ? 50 : Math.round(Math.min(100, Math.max(0, x)) * 10) / 10;
+  }
+
   function setupCompare() {
     const app = document.getElementById("compare-app");
     if (!app) return;
     app.hidden = false;
-    const params = new URLSearchParams(window.location.search);
     const el = function (id) { return document.getElementById(id); };
     const layerSel = el("cmp-layer"), channelSel = el("cmp-channel"), aSel = el("cmp-a"), bSel = el("cmp-b");
-    const status = el("cmp-status");
+    const status = el("cmp-status"), pairsBox = el("cmp-pairs"), slider = el("cmp-slider"), side = el("cmp-side");
+    const range = el("cmp-range"), hint = el("cmp-hint");
+    const state = readCompareState();
+    let index = null;
     let data = null;
 
-    function option(select, value, label) {
+    function option(select, value, label, missing) {
       const o = document.createElement("option");
       o.value = value;
       o.textContent = label;
+      if (missing) o.dataset.missing = "true";
       select.appendChild(o);
     }
-    function mode() { return app.querySelector("input[name=mode]:checked").value; }
+    function say(text) { status.textContent = text; status.hidden = !text; }
+    function find(key) { return data.snapshots.find(function (x) { return x.key === key; }); }
+    function labelOf(key) { const s = find(key); return s ? s.label : key; }
+    function shortOf(key) { const s = find(key); return s ? s.short : key; }
+    function pairsOf(channel) { return data.pairs[String(channel)] || []; }
+    function hasChannel() { return data.channels.includes(Number(state.channel)); }
+    function imageOf(key) { return (data.images[key] || {})[state.channel]; }
     function setImage(img, entry, label) {
       img.src = root + entry[0];
       img.width = entry[1];
       img.height = entry[2];
       img.alt = label;
     }
-    function show() {
-      if (!data) return;
-      const channel = channelSel.value;
-      const a = data.images[aSel.value] || {};
-      const b = data.images[bSel.value] || {};
-      const find = function (key) { return data.snapshots.find(function (x) { return x.key === key; }); };
-      const labelOf = function (key) { const s = find(key); return s ? s.label : key; };
-      const shortOf = function (key) { const s = find(key); return s ? s.short : key; };
-      el("cmp-channel-link").href = pageUrl(index.channelUrl.replace("{layer}", data.layer).replace("{channel}", channel));
-      el("cmp-channel-link").textContent = "Open the page of " + data.layer + ":" + channel;
-      const slider = el("cmp-slider"), side = el("cmp-side");
-      const m = mode();
-      slider.hidden = m !== "slider";
-      side.hidden = m === "slider";
-      status.textContent = "";
-      if (m === "slider") {
-        if (!a[channel] || !b[channel]) {
-          status.textContent = "Not rendered: " + (!a[channel] ? labelOf(aSel.value) : labelOf(bSel.value)) + " has no image of this channel.";
-          slider.hidden = true;
-          return;
-        }
-        setImage(el("cmp-img-a"), a[channel], "A: " + labelOf(aSel.value));
-        setImage(el("cmp-img-b"), b[channel], "B: " + labelOf(bSel.value));
-        el("cmp-tag-a").textContent = "A: " + shortOf(aSel.value);
-        el("cmp-tag-b").textContent = "B: " + shortOf(bSel.value);
-        moveSlider();
-      } else {
-        side.textContent = "";
-        const keys = m === "side" ? [aSel.value, bSel.value] : data.snapshots.map(function (s) { return s.key; });
-        for (const key of keys) {
-          const entry = (data.images[key] || {})[channel];
-          const figure = document.createElement("figure");
-          figure.className = "shot";
-          if (entry) {
-            const img = document.createElement("img");
-            setImage(img, entry, labelOf(key));
-            figure.appendChild(img);
-          } else {
-            const span = document.createElement("span");
-            span.className = "missing large";
-            span.textContent = "not rendered";
-            figure.appendChild(span);
-          }
-          const caption = document.createElement("figcaption");
-          caption.textContent = labelOf(key);
-          figure.appendChild(caption);
-          side.appendChild(figure);
-        }
+
+    function writeUrl() {
+      const query = new URLSearchParams();
+      STATE_KEYS.forEach(function (key) { if (state[key] !== null) query.set(key, state[key]); });
+      try {
+        history.replaceState(null, "", "?" + query.toString());
+      } catch (e) {
+        try { history.replaceState(null, "", "#" + query.toString()); } catch (e2) { /* the address stays */ }
       }
-      const query = new URLSearchParams({ layer: data.layer, channel: channel, a: aSel.value, b: bSel.value });
-      try { history.replaceState(null, "", "?" + query.toString()); } catch (e) { /* some file:// setups refuse */ }
     }
-    function moveSlider() {
-      const value = el("cmp-range").value;
-      el("cmp-top").style.clipPath = "inset(0 0 0 " + value + "%)";
-      el("cmp-top").style.setProperty("--pos", value + "%");
+
+    // The selects show the state; a requested layer, channel or snapshot the atlas lacks stays visible, marked.
+    function fillLayers() {
+      layerSel.textContent = "";
+      const ids = index.layers.map(function (l) { return l.id; });
+      ids.forEach(function (id) { option(layerSel, id, id); });
+      if (state.layer !== null && !ids.includes(state.layer)) option(layerSel, state.layer, state.layer + " (not in this atlas)", true);
+      layerSel.value = state.layer === null ? "" : state.layer;
     }
-    function pickLayer(layerId, wanted) {
-      return load("layer:" + layerId, "data/layer/" + layerId + ".js").then(function (value) {
-        data = value;
-        channelSel.textContent = "";
-        data.channels.forEach(function (c) { option(channelSel, String(c), String(c)); });
-        if (wanted.channel && data.channels.includes(parseInt(wanted.channel, 10))) channelSel.value = wanted.channel;
-        for (const select of [aSel, bSel]) {
-          select.textContent = "";
-          data.snapshots.forEach(function (s) { option(select, s.key, s.label); });
+    function fillSelects() {
+      channelSel.textContent = "";
+      data.channels.forEach(function (c) { option(channelSel, String(c), String(c)); });
+      if (!hasChannel()) option(channelSel, state.channel, state.channel + " (not rendered)", true);
+      channelSel.value = state.channel;
+      [[aSel, state.a], [bSel, state.b]].forEach(function (pair) {
+        const select = pair[0], key = pair[1];
+        select.textContent = "";
+        if (key === null) option(select, "", "—");
+        data.snapshots.forEach(function (s) { option(select, s.key, s.label); });
+        if (key !== null && !find(key)) option(select, key, key + " (not in this atlas)", true);
+        select.value = key === null ? "" : key;
+      });
+    }
+    function showPairs() {
+      pairsBox.textContent = "";
+      pairsBox.hidden = !hasChannel();
+      if (!hasChannel()) return;
+      const where = data.layer + ":" + state.channel;
+      const pairs = pairsOf(state.channel);
+      pairsBox.appendChild(document.createTextNode(pairs.length ? "Pairs of " + where + " in this atlas: " : "This atlas has no pair of images of " + where + " to compare."));
+      pairs.forEach(function (pair) {
+        const a = document.createElement("a");
+        a.className = "button";
+        a.href = "?" + new URLSearchParams({ layer: data.layer, channel: state.channel, a: pair[0], b: pair[1] }).toString();
+        a.textContent = pair[2];
+        if (pair[0] === state.a && pair[1] === state.b) a.setAttribute("aria-current", "true");
+        a.addEventListener("click", function (event) {
+          event.preventDefault();
+          state.a = pair[0];
+          state.b = pair[1];
+          render(true);
+        });
+        pairsBox.appendChild(a);
+        pairsBox.appendChild(document.createTextNode(" "));
+      });
+    }
+
+    // Why the state cannot be shown, or "".
+    function problem() {
+      const where = data.layer + ":" + state.channel;
+      if (!hasChannel()) return "Channel " + where + " was not rendered in this atlas; the rendered channels of " + data.layer + " are " + ranges(data.channels) + ".";
+      if (state.view === "all") return "";
+      if (state.a === null || state.b === null) return pairsOf(state.channel).length ? "Choose A and B." : "This atlas has no pair of images of " + where + " to compare.";
+      const missing = [state.a, state.b].filter(function (key) { return !imageOf(key); });
+      if (missing.length) {
+        const names = missing.map(labelOf).filter(function (v, i, all) { return all.indexOf(v) === i; });
+        return "This pair is not in this atlas: " + names.join(" and ") + (names.length > 1 ? " have" : " has") + " no image of " + where + ". Choose one of the pairs below.";
+      }
+      if (state.a === state.b) return "A and B are the same image (" + labelOf(state.a) + "): choose two different ones.";
+      return "";
+    }
+
+    function drawSlider() {
+      setImage(el("cmp-img-a"), imageOf(state.a), "A: " + labelOf(state.a));
+      setImage(el("cmp-img-b"), imageOf(state.b), "B: " + labelOf(state.b));
+      el("cmp-tag-a").textContent = "A: " + shortOf(state.a);
+      el("cmp-tag-b").textContent = "B: " + shortOf(state.b);
+      slider.hidden = false;
+      hint.hidden = false;
+      setPos(state.pos);
+    }
+    function drawSide() {
+      side.textContent = "";
+      side.hidden = false;
+      const keys = state.view === "side" ? [state.a, state.b] : data.snapshots.map(function (s) { return s.key; });
+      for (const key of keys) {
+        const entry = imageOf(key);
+        const figure = document.createElement("figure");
+        figure.className = "shot";
+        if (entry) {
+          const img = document.createElement("img");
+          setImage(img, entry, labelOf(key));
+          figure.appendChild(img);
+        } else {
+          const span = document.createElement("span");
+          span.className = "missing large";
+          span.textContent = "not rendered";
+          figure.appendChild(span);
         }
-        const keys = data.snapshots.map(function (s) { return s.key; });
-        aSel.value = keys.includes(wanted.a) ? wanted.a : keys[0] || "";
-        bSel.value = keys.includes(wanted.b) ? wanted.b : keys[keys.length > 1 ? 1 : 0] || "";
-        show();
-      }).catch(function (error) { status.textContent = String(error); });
+        const caption = document.createElement("figcaption");
+        caption.textContent = labelOf(key);
+        figure.appendChild(caption);
+        side.appendChild(figure);
+      }
     }
-    let index = null;
+
+    function render(write) {
+      if (state.channel === null && data.channels.length) state.channel = String(data.channels[0]);
+      const pairs = hasChannel() ? pairsOf(state.channel) : [];
+      if (state.a === null && state.b === null && pairs.length) { state.a = pairs[0][0]; state.b = pairs[0][1]; }
+      if (!VIEWS.includes(state.view)) state.view = "slider";
+      state.pos = clampPos(state.pos);
+      fillSelects();
+      app.querySelector("input[name=mode][value=" + state.view + "]").checked = true;
+      showPairs();
+      const link = el("cmp-channel-link");
+      link.href = hasChannel() ? pageUrl(index.channelUrl.replace("{layer}", data.layer).replace("{channel}", state.channel)) : pageUrl("layer/" + data.layer + "/");
+      link.textContent = hasChannel() ? "Open the page of " + data.layer + ":" + state.channel : "Open the page of " + data.layer;
+      slider.hidden = true;
+      hint.hidden = true;
+      side.hidden = true;
+      setPos(state.pos);
+      const why = problem();
+      say(why);
+      if (!why) {
+        if (state.view === "slider") drawSlider(); else drawSide();
+      }
+      if (write) writeUrl();
+    }
+    function loadLayer(id) {
+      return load("layer:" + id, "data/layer/" + id + ".js").then(function (value) { data = value; });
+    }
+    function hideViews() { slider.hidden = true; hint.hidden = true; side.hidden = true; pairsBox.hidden = true; }
+
     loadIndex().then(function (value) {
       index = value;
-      index.layers.forEach(function (layer) { option(layerSel, layer.id, layer.id); });
-      const wanted = { channel: params.get("channel"), a: params.get("a"), b: params.get("b") };
-      const first = index.layers.length ? index.layers[0].id : "";
-      const requested = params.get("layer");
-      layerSel.value = index.layers.some(function (l) { return l.id === requested; }) ? requested : first;
-      if (layerSel.value) pickLayer(layerSel.value, wanted);
-    });
+      if (state.layer === null) state.layer = index.layers.length ? index.layers[0].id : null; // a bare address
+      fillLayers();
+      if (state.layer === null) { say("This atlas has no images to compare."); return null; }
+      if (!index.layers.some(function (l) { return l.id === state.layer; })) {
+        say("Layer “" + state.layer + "” has no images in this atlas, so there is nothing to compare: choose a layer.");
+        hideViews();
+        return null;
+      }
+      return loadLayer(state.layer).then(function () { render(false); });
+    }).catch(function (error) { say(String(error)); });
+
     layerSel.addEventListener("change", function () {
-      pickLayer(layerSel.value, { channel: channelSel.value, a: aSel.value, b: bSel.value });
+      const keep = { channel: state.channel, a: state.a, b: state.b };
+      state.layer = layerSel.value;
+      loadLayer(state.layer).then(function () {
+        // Keep the channel and the pair where the new layer has them; else its first channel and pair.
+        state.channel = data.channels.includes(Number(keep.channel)) ? keep.channel : null;
+        const kept = state.channel !== null && [keep.a, keep.b].every(function (key) { return key && imageOf(key); });
+        state.a = kept ? keep.a : null;
+        state.b = kept ? keep.b : null;
+        render(true);
+      }).catch(function (error) { say(String(error)); });
     });
-    [channelSel, aSel, bSel].forEach(function (s) { s.addEventListener("change", show); });
-    app.querySelectorAll("input[name=mode]").forEach(function (r) { r.addEventListener("change", show); });
-    el("cmp-range").addEventListener("input", moveSlider);
+    channelSel.addEventListener("change", function () { state.channel = channelSel.value; render(true); });
+    aSel.addEventListener("change", function () { state.a = aSel.value || null; render(true); });
+    bSel.addEventListener("change", function () { state.b = bSel.value || null; render(true); });
+    app.querySelectorAll("input[name=mode]").forEach(function (radio) {
+      radio.addEventListener("change", function () { state.view = radio.value; render(true); });
+    });
+    setupSlider(slider, range, function (value) { setPos(value); }, writeUrl);
+
+    function setPos(value) {
+      state.pos = clampPos(value);
+      range.value = state.pos;
+      el("cmp-top").style.clipPath = "inset(0 0 0 " + state.pos + "%)";
+      el("cmp-top").style.setProperty("--pos", state.pos + "%");
+    }
+  }
+
+  // The slider follows clicks and drags (pointer events: mouse, pen and touch) and its range input (keys).
+  function setupSlider(box, range, move, done) {
+    let pointer = null;
+    function at(event) {
+      const rect = box.getBoundingClientRect();
+      return ((event.clientX - rect.left) / rect.width) * 100;
+    }
+    box.addEventListener("pointerdown", function (event) {
+      if (event.target === range || event.button !== 0) return;
+      event.preventDefault();
+      pointer = event.pointerId;
+      try { box.setPointerCapture(pointer); } catch (e) { /* synthetic events have no capture */ }
+      move(at(event));
+    });
+    box.addEventListener("pointermove", function (event) { if (event.pointerId === pointer) move(at(event)); });
+    function release(event) {
+      if (event.pointerId !== pointer) return;
+      pointer = null;
+      done();
+    }
+    box.addEventListener("pointerup", release);
+    box.addEventListener("pointercancel", release);
+    range.addEventListener("input", function () { move(range.value); });
+    range.addEventListener("change", done);
   }
 
   document.addEventListener("DOMContentLoaded", function () {
