@@ -136,22 +136,22 @@ def test_the_gallery_shows_the_examples_beside_lucid(experiment, tmp_path):
 
 
 def test_validation_images_keep_the_most_recently_used_datasets(experiment, monkeypatch):
-    from visualizer.atlas import methods
+    from visualizer.atlas.methods import dataset_examples as example_methods
 
     config = load_config(experiment)
     first, second = (method_settings("examples", config, m)["images"] for m in ("imagenet", "celeba"))
-    monkeypatch.setattr(methods, "_IMAGES", {})
-    pixels, _ = methods._validation_images(first, 16)
-    monkeypatch.setattr(methods, "_IMAGES_BUDGET", 2 * pixels.nbytes + 1)
-    methods._validation_images(second, 16)
-    assert methods._validation_images(first, 16)[0] is pixels  # a hit, now the most recent
-    methods._validation_images(second, 8)  # over the budget: the least recently used goes
-    kept = [(spec["model"], count) for spec, count in map(__import__("json").loads, methods._IMAGES)]
+    monkeypatch.setattr(example_methods, "_IMAGES", {})
+    pixels, _ = example_methods._validation_images(first, 16)
+    monkeypatch.setattr(example_methods, "_IMAGES_BUDGET", 2 * pixels.nbytes + 1)
+    example_methods._validation_images(second, 16)
+    assert example_methods._validation_images(first, 16)[0] is pixels  # a hit, now the most recent
+    example_methods._validation_images(second, 8)  # over the budget: the least recently used goes
+    kept = [(spec["model"], count) for spec, count in map(__import__("json").loads, example_methods._IMAGES)]
     assert kept == [("imagenet", 16), ("celeba", 8)]
 
 
 def test_too_few_or_no_validation_images_are_named(experiment, monkeypatch):
-    from visualizer.atlas import methods
+    from visualizer.atlas.methods import dataset_examples as example_methods
     from visualizer.data import loader
 
     config = load_config(experiment)
@@ -160,7 +160,7 @@ def test_too_few_or_no_validation_images_are_named(experiment, monkeypatch):
     with pytest.raises(
         ValueError, match="'faces world' of model 'celeba' has 3 validation images, fewer than render"
     ):
-        methods.examples(None, "Mixed_3b_Branch_3_b_1x1", [0], seed=0, images=spec, count=40, top=4)
+        example_methods.examples(None, "Mixed_3b_Branch_3_b_1x1", [0], seed=0, images=spec, count=40, top=4)
 
     class Empty:
         name = "empty"
@@ -171,14 +171,14 @@ def test_too_few_or_no_validation_images_are_named(experiment, monkeypatch):
     monkeypatch.setattr(loader, "open_dataset", lambda *args: Empty())
     spec["dataset"]["validation_size"] = 2
     with pytest.raises(ValueError, match="'empty' of model 'celeba' has no validation images"):
-        methods._validation_images(spec, 40)
+        example_methods._validation_images(spec, 40)
 
 
 def test_a_channel_with_the_same_peak_on_every_image_is_reported_as_failed(experiment):
     """Constant channels (zero, or any constant) fail; varying ones pass, even when always negative."""
     import keras
 
-    from visualizer.atlas import methods
+    from visualizer.atlas.methods import dataset_examples as example_methods
 
     inputs = keras.Input((None, None, 3))
     conv = keras.layers.Conv2D(4, 1, name="linear")
@@ -189,24 +189,24 @@ def test_a_channel_with_the_same_peak_on_every_image_is_reported_as_failed(exper
     conv.set_weights([kernel, np.array([0.0, 0.0, -1.0, 2.0], "float32")])  # 1: always 0; 3: always 2
     model = keras.Model(inputs, x)
     spec = method_settings("examples", load_config(experiment), "celeba")["images"]
-    result = methods.examples(model, "linear", [0, 1, 2, 3], seed=0, images=spec, count=16, top=4)
+    result = example_methods.examples(model, "linear", [0, 1, 2, 3], seed=0, images=spec, count=16, top=4)
     assert result.failed == [1, 3] and np.all(result.images[[1, 3]] == 0.5)
     assert np.isnan(result.objectives[[1, 3]]).all() and result.objectives[2] < 0 < result.objectives[0]
     assert not np.all(result.images[2] == 0.5)
 
 
 def test_negative_examples_score_the_pre_relu_layer_from_the_lowest(experiment):
-    from visualizer.atlas import methods
+    from visualizer.atlas.methods import dataset_examples as example_methods
     from visualizer.train.snapshots import load_snapshot
 
     config = load_config(experiment)
     model = load_snapshot(config.resolve_path(config.project.runs_dir), "celeba", "final")[0]
     settings = method_settings("negative_examples", config, "celeba")
-    result = methods.negative_examples(model, "Mixed_3b_Branch_3_b_1x1", [0, 1], seed=0, **settings)
+    result = example_methods.negative_examples(model, "Mixed_3b_Branch_3_b_1x1", [0, 1], seed=0, **settings)
     assert result.recorded["pre_relu_layer"] == "Mixed_3b_Branch_3_b_1x1_bn"
-    pixels, _ = methods._validation_images(settings["images"], settings["count"])
+    pixels, _ = example_methods._validation_images(settings["images"], settings["count"])
     expected = dataset_examples(model, "Mixed_3b_Branch_3_b_1x1_bn", [0, 1], pixels, top=4, negative=True)
     np.testing.assert_array_equal(result.images, expected.sheets)
     np.testing.assert_allclose(result.objectives, expected.activations[:, 0])
-    positive = methods.examples(model, "Mixed_3b_Branch_3_b_1x1_bn", [0, 1], seed=0, **settings)
+    positive = example_methods.examples(model, "Mixed_3b_Branch_3_b_1x1_bn", [0, 1], seed=0, **settings)
     assert np.all(result.objectives < positive.objectives)

@@ -6,7 +6,6 @@ import pytest
 
 from visualizer.atlas.methods import (
     Method,
-    RendererPool,
     available_methods,
     get_method,
     method_record,
@@ -14,6 +13,7 @@ from visualizer.atlas.methods import (
     registered_methods,
     unregister_method,
 )
+from visualizer.atlas.methods.optimized import RendererPool
 from visualizer.models import inception_v1
 from visualizer.render import render_channels
 

@@ -350,3 +350,94 @@ def test_compare_records_the_view_from_file_urls(browser, demo_site):
     assert page.input_value("#cmp-b") == "animals@final"
     assert not problems, problems
     page.close()
+
+
+PHONE = {"width": 390, "height": 844}
+# One page of each type of the demo-shaped site; the channel and grid pages carry the longest names
+# (a frozen-graph alias in "Also known as", a temporal run's 7-image cards).
+PAGE_TYPES = {
+    "home": "",
+    "layers index": "layer/",
+    "layer": "layer/Mixed_4c_Branch_2_b_3x3/",
+    "model-layer grid": "model/celeba_temporal/layer/Mixed_4c_Branch_2_b_3x3/",
+    "channel": "layer/Mixed_4c_Branch_2_b_3x3/0/",
+    "figure 6": "figures/figure-6/",
+    "figure 7": "figures/figure-7/",
+    "compare": "compare/",
+    "search": "search/?q=mixed_4c",
+    "cite": "cite/",
+    "downloads": "downloads/",
+    "404": "404.html",
+}
+
+
+def test_phone_pages_never_scroll_sideways(browser, demo_server):
+    page = browser.new_page(viewport=PHONE)
+    wide: list[str] = []
+    for kind, path in PAGE_TYPES.items():
+        page.goto(demo_server + path, wait_until="load")
+        assert page.title(), kind
+        scroll, inner = page.evaluate("[document.documentElement.scrollWidth, window.innerWidth]")
+        if scroll > inner:
+            wide.append(f"{kind} ({path or '/'}): {scroll} px wide in a {inner} px window")
+    page.close()
+    assert not wide, wide
+
+
+def test_phone_figure7_scrolls_in_its_box_and_keeps_row_labels(browser, demo_server):
+    page = browser.new_page(viewport=PHONE)
+    page.goto(demo_server + "figures/figure-7/", wait_until="load")
+    box = page.locator("main .figure-scroll").first
+    box.scroll_into_view_if_needed()
+    width, client, overflow = box.evaluate(
+        "b => [b.scrollWidth, b.clientWidth, getComputedStyle(b).overflowX]"
+    )
+    assert overflow == "auto" and width > client, "figure 7 should scroll inside its own box at 390 px"
+    # Scrolling shows a cue (the right edge fades) until the end is reached.
+    assert box.evaluate("b => getComputedStyle(b).getPropertyValue('--fade-end')") not in ("", "0px")
+
+    label = page.locator("main .figure-scroll tbody th").first
+    before = label.bounding_box()
+    box.evaluate("b => { b.scrollLeft = b.scrollWidth; }")
+    page.wait_for_function("() => document.querySelector('main .figure-scroll').scrollLeft > 0")
+    after = label.bounding_box()
+    frame = box.bounding_box()
+    # Sticky at the box's left edge (it starts one border-spacing, 3 px, to the right of it).
+    assert after["x"] == pytest.approx(before["x"], abs=4), "the row label scrolled away"
+    assert frame["x"] - 1 <= after["x"] and after["x"] + after["width"] <= frame["x"] + frame["width"] + 1
+    assert label.is_visible()
+    # The label is on top of the images that slid under it.
+    x, y = after["x"] + after["width"] / 2, after["y"] + after["height"] / 2
+    assert page.evaluate("([x, y]) => !!document.elementFromPoint(x, y).closest('th')", [x, y])
+    assert box.evaluate("b => getComputedStyle(b).getPropertyValue('--fade-end')") == "0px"
+    page.close()
+
+
+def test_menu_collapses_on_phones_and_is_inline_on_wide_screens(browser, demo_server):
+    page = browser.new_page(viewport=PHONE)
+    page.goto(demo_server, wait_until="load")
+    menu = page.locator("header details.menu")
+    summary = menu.locator("summary")
+    link = page.locator("header nav a", has_text="Layers")
+    assert summary.is_visible() and not link.is_visible()
+    # Keyboard: Tab reaches the summary, Enter opens it, the links are then reachable.
+    summary.focus()
+    page.keyboard.press("Enter")
+    assert menu.evaluate("d => d.open") and link.is_visible()
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent.trim()") == "Layers"
+    page.keyboard.press("Shift+Tab")
+    page.keyboard.press("Enter")
+    assert not menu.evaluate("d => d.open") and not link.is_visible()
+    page.close()
+
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(demo_server, wait_until="load")
+    assert not page.locator("header details.menu summary").is_visible()
+    links = page.locator("header nav a")
+    assert links.count() >= 5
+    assert all(links.nth(i).is_visible() for i in range(links.count()))
+    # Inline: every link on the one header line, beside the brand.
+    tops = {round(links.nth(i).bounding_box()["y"]) for i in range(links.count())}
+    assert len(tops) == 1, tops
+    page.close()
