@@ -121,6 +121,7 @@ def test_sync_deletes_truncated_flipped_and_resaved_images(tmp_path):
         image.save(resaved, format="PNG", pnginfo=info, compress_level=1)
     report = catalog.sync(tmp_path, [key.relpath for key in keys])
     assert sorted(report.damaged) == sorted(key.relpath for key in keys[:3])
+    assert report.sound == {keys[3].relpath}
     assert not truncated.exists() and not flipped.exists() and not resaved.exists() and sound.exists()
     with catalog.Catalog(tmp_path) as cat:
         assert cat.paths() == {keys[3].relpath}

@@ -484,12 +484,14 @@ def check(atlas_dir: str | os.PathLike, verify_checksums: bool = True) -> CheckR
 @dataclass
 class SyncReport:
     """What `sync` changed: rows added for unlisted images, rows of vanished ones removed, and the
-    damaged images it deleted (unreadable, or not matching the catalog's checksum) so they are rendered again.
+    damaged images it deleted (unreadable, or not matching the catalog's checksum) so they are rendered again;
+    `sound` holds the paths in its scope that are on disk and sound afterwards.
     """
 
     added: int = 0
     removed: int = 0
     damaged: list[str] = field(default_factory=list)
+    sound: set[str] = field(default_factory=set)
 
 
 def _verified(record: ImageRecord | None, listed_sha256: str | None) -> bool:
@@ -534,6 +536,7 @@ def sync(
                 continue
             known = verified.get(relpath)
             if not full and known and known[1:] == (stat.st_size, stat.st_mtime_ns):
+                report.sound.add(relpath)
                 continue
             try:
                 record = record_from_png(atlas_dir, relpath)
@@ -542,6 +545,7 @@ def sync(
             if _verified(record, checksums.get(relpath)):
                 records.append(record)  # indexes it, or records its stat as verified
                 report.added += relpath not in checksums
+                report.sound.add(relpath)
                 continue
             os.unlink(atlas_dir / relpath)
             report.damaged.append(relpath)

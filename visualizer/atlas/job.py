@@ -50,7 +50,12 @@ class RenderSummary:
 
 def existing_counts(atlas_dir: Path, plan: Plan) -> list[int]:
     """How many images of each batch of `plan` are already in the atlas."""
-    return [sum((atlas_dir / key.relpath).is_file() for key in batch.keys) for batch in plan.batches]
+    return present_counts(plan, {key.relpath for key in plan.keys if (atlas_dir / key.relpath).is_file()})
+
+
+def present_counts(plan: Plan, present: set[str]) -> list[int]:
+    """How many images of each batch of `plan` have their path in `present`."""
+    return [sum(key.relpath in present for key in batch.keys) for batch in plan.batches]
 
 
 def check_snapshots(config: Config, plan: Plan) -> dict[tuple[str, str], dict]:
@@ -162,7 +167,7 @@ def _render_locked(
 
     remove_temporary_files(atlas_dir, temp_prefix)
     synced = sync(atlas_dir, [key.relpath for key in plan.keys], full=verify)
-    done = existing_counts(atlas_dir, plan)
+    done = present_counts(plan, synced.sound)  # sync has just looked at every planned file
     todo = [batch for batch, count in zip(plan.batches, done) if count < len(batch.channels)]
     summary = RenderSummary(planned=plan.image_count, existing=sum(done), repaired=len(synced.damaged))
     remaining = plan.image_count - summary.existing
