@@ -12,14 +12,13 @@ import random
 import re
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.conftest import ROOT
+from tests.helpers.cli import start_vtl
 from tests.helpers.fake_runs import write_tiny_experiment
 from visualizer.atlas import catalog
 from visualizer.atlas.job import render_atlas
@@ -45,16 +44,8 @@ def reference(experiment):
     return {relpath: read_png(atlas / relpath)[0] for relpath in catalog.iter_image_files(atlas)}
 
 
-def _vtl(*args: str, **kwargs) -> subprocess.Popen:
-    env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="3")  # as `vtl` sets it for a user
-    return subprocess.Popen(
-        [sys.executable, "-m", "visualizer.cli", *args],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        **kwargs,
-    )
+def _vtl(*args: str) -> subprocess.Popen:
+    return start_vtl(list(args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
 def _render(experiment: Path, atlas: Path, *extra: str) -> tuple[int, str, str]:

@@ -6,13 +6,12 @@ import random
 import shutil
 import signal
 import subprocess
-import sys
 import time
 
 import numpy as np
 import pytest
 
-from tests.conftest import ROOT
+from tests.helpers.cli import start_vtl
 from tests.helpers.fake_runs import write_tiny_experiment
 from visualizer.atlas import catalog
 from visualizer.atlas.job import render_atlas
@@ -28,11 +27,6 @@ pytestmark = pytest.mark.slow
 def experiment(tmp_path_factory):
     root = tmp_path_factory.mktemp("tiny")
     return write_tiny_experiment(root)
-
-
-def _run_vtl(args, cwd, **kwargs):
-    env = dict(os.environ, PYTHONPATH=str(ROOT), TF_CPP_MIN_LOG_LEVEL="3")
-    return subprocess.Popen([sys.executable, "-m", "visualizer.cli", *args], cwd=cwd, env=env, **kwargs)
 
 
 def test_render_writes_the_plan_and_a_consistent_catalog(experiment):
@@ -93,13 +87,13 @@ def test_sigkill_at_random_points_then_resume(experiment, tmp_path):
     args = ["render", "--config", str(experiment), "--atlas", str(atlas), "--quiet"]
     rng = random.Random(7)
     for _ in range(3):
-        process = _run_vtl(
-            args, experiment.parent.parent, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        process = start_vtl(
+            args, cwd=experiment.parent.parent, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
         time.sleep(rng.uniform(4.0, 9.0))
         process.send_signal(signal.SIGKILL)
         process.wait()
-    finish = _run_vtl(args, experiment.parent.parent, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    finish = start_vtl(args, cwd=experiment.parent.parent, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     out, err = finish.communicate(timeout=600)
     assert finish.returncode == 0, err.decode()[-2000:]
     report = catalog.check(atlas)
@@ -155,9 +149,9 @@ def test_sigkill_of_the_parent_takes_its_workers_down_then_resume(experiment, tm
     atlas = tmp_path / "killed"
     args = ["render", "--config", str(experiment), "--atlas", str(atlas), "--quiet", "--workers", "2"]
     # Long enough batches that a worker left alive would still be rendering when the parent dies.
-    process = _run_vtl(
+    process = start_vtl(
         [*args, "--steps", "400"],
-        experiment.parent.parent,
+        cwd=experiment.parent.parent,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -172,7 +166,7 @@ def test_sigkill_of_the_parent_takes_its_workers_down_then_resume(experiment, tm
     while any(os.path.exists(f"/proc/{pid}") for pid in workers) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not any(os.path.exists(f"/proc/{pid}") for pid in workers), "a worker outlived its parent"
-    finish = _run_vtl(args, experiment.parent.parent, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    finish = start_vtl(args, cwd=experiment.parent.parent, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     out, err = finish.communicate(timeout=600)
     assert finish.returncode == 0, err.decode()[-2000:]
     report = catalog.check(atlas)
