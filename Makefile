@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 # Render processes for `make render` (vtl render --workers): a number, or auto (one per CPU).
 WORKERS ?= auto
 
-.PHONY: install render train site serve test test-fast test-bench bench bench-site bench-atlas bench-prior bench-examples bench-methods device-wheels lint format clean screenshots
+.PHONY: install render train site serve test test-fast test-bench bench bench-site bench-analyse bench-atlas bench-prior bench-examples bench-methods device-wheels lint format clean screenshots
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,7 @@ train: $(STAMP)
 render: $(STAMP)
 	$(VENV)/bin/vtl train --config $(CONFIG)
 	$(VENV)/bin/vtl render --config $(CONFIG) --workers $(WORKERS)
+	$(VENV)/bin/vtl analyse --config $(CONFIG) --atlas $(ATLAS) --quiet
 
 site: $(STAMP)
 	$(VENV)/bin/vtl site --atlas $(ATLAS) --out dist
@@ -70,6 +71,10 @@ bench-atlas: $(STAMP)
 bench-site: $(STAMP)
 	$(PY) benchmarks/site.py
 
+# Every metric of `vtl analyse` on a generated paper-sized atlas (about 3.5 GB under build/; tens of minutes on 2 cores).
+bench-analyse: $(STAMP)
+	$(PY) benchmarks/analyse.py
+
 # Wheels the GPU machine lacks (Keras and its namex and optree, for its Python 3.12), for
 # benchmarks/device_check.sh; carry .whl with the call. The versions are the virtualenv's.
 device-wheels: $(STAMP)
@@ -90,7 +95,8 @@ format: $(STAMP)
 clean:
 	rm -rf dist build *.egg-info .pytest_cache
 
-# docs/screenshots/{home,layer,channel}.png from a built site, with headless chromium.
+# docs/screenshots/: every page type (SHOTS in docs/screenshots/take.py) at 1280x900 (<name>.png) and
+# 390x844 (<name>-phone.png), from a built site, with headless chromium.
 # Uses the atlas at $(ATLAS) when it exists, else a deterministic fake atlas (tests/helpers/fake_atlas.py).
 SCREENSHOT_ATLAS := $(if $(wildcard $(ATLAS)/catalog.sqlite),$(ATLAS),build/fake-atlas)
 screenshots: $(STAMP)

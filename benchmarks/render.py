@@ -40,6 +40,12 @@ of the step (``--no-convs`` skips it): the gap between the two ratios shows
 how much of (c)'s gain comes from the convolutions and how much from the
 work around them.
 
+Where JAX is installed, a TensorFlow run also times (c) under JAX, in a
+process of its own (the backend is fixed per process; ``--no-jax`` skips
+it): the same layers, sizes and batch, on the fixed canvas, with the number
+of step compilations and their seconds, against TensorFlow's (c) of the same
+run.
+
 ``--onednn on|off`` sets ``TF_ENABLE_ONEDNN_OPTS`` (the project turns it on);
 oneDNN's kernel cache is raised to 32768 so that it holds every strategy's
 kernels at once (the renderer alone needs fewer: ``visualizer/__init__.py``).
@@ -49,12 +55,14 @@ Usage::
     python benchmarks/render.py [--quick] [--backend jax] [--size 128 224] [--windows 3]
     python benchmarks/render.py --strategies lucid lucid+fused batched ours --batch 8
     python benchmarks/render.py --paper --backend jax --batch 64 --layers Mixed_4d_Branch_2_b_3x3  # a GPU
+    python benchmarks/render.py --quick --strategies ours --no-convs  # with the JAX row
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import os
 import shutil
 import statistics
@@ -76,6 +84,7 @@ STRATEGIES = (LUCID_ITSELF, "lucid", "naive", "lucid+fused", "batched", "ours")
 LUCID_ORACLE = Path(__file__).resolve().parents[1] / "tests" / "helpers" / "lucid_oracle.py"
 LUCID_WINDOW = 33  # updates per window of Lucid's own step (it draws one of 11 scales at random)
 ATLAS_IMAGES = 4 * 7280  # the paper's atlas: 4 models x 7,280 channels
+STEADY = 1 << 30  # an update index past the redirected-ReLU warm-up
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -106,6 +115,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_false",
         help="skip timing (a)'s and (c)'s convolutions alone (TensorFlow only)",
     )
+    parser.add_argument(
+        "--no-jax",
+        dest="jax",
+        action="store_false",
+        help="skip the JAX row (timed in a process of its own where JAX is installed)",
+    )
+    parser.add_argument("--jax-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     layers = list(LAYERS)
     if args.quick:
@@ -222,8 +238,9 @@ class StepTimer:
         if renderer.compute.fuse:
             refresh_fused(renderer.net)
         self.renderer, self.loop, self.batch = renderer, renderer.loop, len(channels)
-        self.loop.stepper.start(self.loop.initial(channels, 0, 0))
-        self.loss = self.loop.step_loss(False)
+        initial = self.loop.initial(channels, 0, 0)
+        self.size = self.loop.view_size(initial)
+        self.loop.stepper.start(initial, self.loop.weights)
         self.ids = ops.convert_to_tensor(np.asarray(channels, dtype="int32"))
         self.rng = np.random.default_rng(0)
         self.scale_slots = [i for i, t in enumerate(renderer.pipeline.transforms) if t.shape_changing]
@@ -241,8 +258,7 @@ class StepTimer:
             draws = list(self.loop.transforms.sample(self.rng, self.batch, self.loop.per_image_transforms))
             for slot in self.scale_slots:
                 draws[slot] = np.asarray([index], dtype="int32")
-            dynamic, static = self.loop.split_draws(tuple(draws))
-            values = self.loop.stepper.step(self.loss, self.ids, ((), dynamic), static)
+            values = self.loop.step(STEADY, self.ids, tuple(draws), (), self.size)
         ops.convert_to_numpy(values)  # wait for the device
         return (time.perf_counter() - start) / self.count
 
@@ -398,6 +414,83 @@ def measure(net, layer: str, size: int, args: argparse.Namespace, strategies: li
     return rows
 
 
+def jax_worker(args: argparse.Namespace) -> None:
+    """Under JAX: time (c) on the fixed canvas per layer and size, printing one ``JAXROW {json}`` line each.
+
+    Each row holds the step compilations and their seconds (the renderer's
+    construction and warm-up window) and the best window's seconds per step.
+    """
+    import keras
+
+    from visualizer.models import inception_v1
+    from visualizer.render.compile_stats import compile_log
+    from visualizer.render.render import ChannelRenderer
+
+    keras.utils.set_random_seed(0)
+    net = inception_v1.build(head="dense")
+    log = compile_log()
+    for size in args.size:
+        for layer in args.layers:
+            before = log.snapshot()
+            renderer = ChannelRenderer.from_keywords(net, layer, size=size)
+            timer = StepTimer(renderer, list(range(min(args.batch, renderer.channel_count))))
+            compiled = log.snapshot() - before
+            seconds = min(timer.window() for _ in range(args.windows))
+            row = {
+                "layer": renderer.layer,
+                "size": size,
+                "batch": timer.batch,
+                "step_seconds": seconds,
+                "compiles": compiled.steps,
+                "compile_seconds": compiled.step_seconds,
+                "scale_canvas": renderer.scale_canvas,
+                "kernels": machine(),
+            }
+            print("JAXROW " + json.dumps(row), flush=True)
+
+
+def jax_rows(args: argparse.Namespace) -> list[dict]:
+    """Run `jax_worker` in a process of its own on this machine's CPU (or its GPU); its rows."""
+    command = [sys.executable, str(Path(__file__).resolve()), "--backend", "jax", "--jax-worker"]
+    command += ["--size", *map(str, args.size), "--layers", *args.layers]
+    command += ["--batch", str(args.batch), "--windows", str(args.windows)]
+    env = {**os.environ, "KERAS_BACKEND": "jax"}
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    marker = "JAXROW "
+    rows = [json.loads(line[len(marker) :]) for line in done.stdout.splitlines() if line.startswith(marker)]
+    if done.returncode != 0 or not rows:
+        tail = "\n".join(done.stderr.strip().splitlines()[-15:])
+        raise RuntimeError(f"The JAX timing process failed ({done.returncode}); the end of its log:\n{tail}")
+    return rows
+
+
+def jax_table(rows: list[dict], jax: list[dict]) -> str:
+    """A Markdown table of (c) under JAX against (c) under TensorFlow of the same run."""
+    lines = [
+        "| layer | px | batch | TF ms/step | JAX ms/step | JAX / TF | JAX GFLOP/s | JAX step compilations "
+        "| their seconds |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    ours = {(r["layer"], r["size"]): r for r in rows if r["strategy"] == "ours"}
+    for j in jax:
+        tf = ours.get((j["layer"], j["size"]))
+        ratio = f"{j['step_seconds'] / tf['step_seconds']:.2f}x" if tf and tf["batch"] == j["batch"] else "-"
+        flops = tf["flops_per_image_step"] * j["batch"] / j["step_seconds"] / 1e9 if tf else float("nan")
+        cells = [
+            j["layer"],
+            j["size"],
+            j["batch"],
+            f"{tf['ms_per_step']:.1f}" if tf else "-",
+            f"{1000 * j['step_seconds']:.1f}",
+            ratio,
+            f"{flops:.1f}",
+            j["compiles"],
+            f"{j['compile_seconds']:.1f}",
+        ]
+        lines.append("| " + " | ".join(str(cell) for cell in cells) + " |")
+    return "\n".join(lines)
+
+
 def machine() -> str:
     """A one-line description of the machine and backend."""
     import keras
@@ -495,6 +588,9 @@ def main(argv: list[str] | None = None) -> None:
 
     from visualizer.models import inception_v1
 
+    if args.jax_worker:
+        jax_worker(args)
+        return
     keras.utils.set_random_seed(0)
     # The dense head (global pooling) accepts every input size; the logits head needs 224 px.
     net = inception_v1.build(head="dense")
@@ -522,6 +618,10 @@ def main(argv: list[str] | None = None) -> None:
             "input gradient as the strategy computes them, middle scale), per step:"
         )
         print(convs_table(rows))
+    with_jax = args.jax and keras.config.backend() == "tensorflow" and importlib.util.find_spec("jax")
+    if with_jax and any(r["strategy"] == "ours" for r in rows):
+        print(f"\n(c) under JAX (a process of its own, fixed canvas), batch {args.batch}:")
+        print(jax_table(rows, jax_rows(args)))
     floors = [r for r in rows if r["strategy"] == "ours"]
     print("\nFLOP floor (forward + input gradient, mean transformed size), GFLOP per image-step:")
     for r in floors:

@@ -1,9 +1,10 @@
 """The distribution works outside the repository: a wheel, installed into a clean virtualenv, builds a site.
 
-The gallery needs only its own dependencies (Jinja2, Markdown, Pillow), so the
+The gallery needs only its own dependencies (Jinja2, Markdown, Pillow, and
+matplotlib with numpy for figures and plots), so the
 virtualenv gets the wheel without its compute dependencies (Keras, TensorFlow),
 which also shows that ``vtl site`` never imports them. It needs the package
-index for those three; where the index cannot be reached the test is skipped.
+index for those; where the index cannot be reached the test is skipped.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from tests.helpers.fake_atlas import write_fake_atlas
 
 pytestmark = pytest.mark.slow
 
-GALLERY_REQUIREMENTS = ("jinja2>=3.1", "markdown>=3.5", "pillow>=10")
+GALLERY_REQUIREMENTS = ("jinja2>=3.1", "markdown>=3.5", "pillow>=10", "numpy>=1.26", "matplotlib>=3.8")
 
 
 def _run(command: list[str], cwd: Path, **kwargs) -> subprocess.CompletedProcess:

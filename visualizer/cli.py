@@ -1,14 +1,15 @@
 """The ``vtl`` command line: one subcommand per stage of the flow.
 
-    vtl layers              the layer catalogue (table, or --json)
+    vtl layers [--model PATH]   the layer catalogue (table, or --json)
     vtl train  --config     train the models and snapshots a config describes
     vtl plan   --config     count what a render would do
     vtl render --config     render the atlas
     vtl catalog rebuild|check --atlas DIR
-    vtl analyse --atlas DIR             spatial-scale stability through transfer
+    vtl analyse --atlas DIR --before M1 --after M2   the paper's observations, measured
     vtl prior  --generator --model      channels through a StyleGAN2 generative prior
     vtl ablate --model --channel        a channel with its largest weights negated
     vtl site   --atlas DIR --out dist
+    vtl figure --atlas DIR --layers --channels --out   a publication figure (PDF/PNG)
 
 Heavy imports (Keras, TensorFlow) happen inside the subcommands, so
 ``vtl --help`` and ``vtl layers`` answer at once.
@@ -30,7 +31,21 @@ from collections.abc import Callable, Sequence
 __all__ = ["main"]
 
 
+def _cmd_model_layers(args: argparse.Namespace) -> int:
+    from visualizer.models.catalogue import catalogue_of_file, table_lines
+
+    rows = catalogue_of_file(args.model, dense=args.dense, order=args.order)
+    if args.json:
+        json.dump([row.to_json() for row in rows], sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        print("\n".join(table_lines(rows, args.order)))
+    return 0
+
+
 def _cmd_layers(args: argparse.Namespace) -> int:
+    if args.model:
+        return _cmd_model_layers(args)
     from visualizer.models.layers import LAYERS, PAPER_ORDER
 
     rows = PAPER_ORDER if args.order == "paper" else LAYERS
@@ -81,10 +96,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    layers = commands.add_parser("layers", help="print the InceptionV1 layer catalogue")
+    layers = commands.add_parser(
+        "layers", help="print the layer catalogue (InceptionV1's, or with --model a model file's)"
+    )
     layers.add_argument("--json", action="store_true", help="machine-readable output")
     layers.add_argument(
         "--order", choices=("graph", "paper"), default="graph", help="graph order or the paper's order"
+    )
+    layers.add_argument("--model", metavar="PATH", help="a .keras or .h5 model file: its own catalogue")
+    layers.add_argument(
+        "--dense", action="store_true", help="with --model: also list Dense layers applied to a feature map"
     )
     layers.set_defaults(run=_cmd_layers)
     return parser
@@ -99,6 +120,7 @@ _STAGE_COMMANDS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("visualizer.analysis.command", ("analyse",)),
     ("visualizer.prior.command", ("prior", "ablate")),
     ("vtl_gallery.command", ("site",)),
+    ("vtl_gallery.figure_command", ("figure",)),
 )
 
 

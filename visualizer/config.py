@@ -10,7 +10,9 @@ starts, naming the file, the line and the valid choices, or the flag that set
 the value (``--steps``); so does an empty file.
 
 Paths in a config are relative to the config file's folder's parent
-(the repository root for ``configs/*.toml``) unless absolute.
+(the repository root for ``configs/*.toml``) unless absolute; a ``keras`` or
+``frozen_graph`` model's `path` is relative to the config file's own folder,
+so a config can sit beside the network it describes.
 """
 
 from __future__ import annotations
@@ -50,7 +52,9 @@ __all__ = [
 ]
 
 DATASET_KINDS = ("world", "celeba", "flowers17", "pets", "folders")
-MODEL_SOURCES = ("checkpoint", "pretrain", "transfer")
+MODEL_SOURCES = ("checkpoint", "pretrain", "transfer", "keras", "frozen_graph")
+# Sources whose network the project builds itself: the slim InceptionV1 (`[network] width` applies).
+INCEPTION_SOURCES = ("checkpoint", "pretrain")
 HEADS = ("logits", "dense", "single_dense")
 
 
@@ -103,8 +107,13 @@ class ModelConfig:
 
     ``source = "checkpoint"`` loads a slim checkpoint (the ImageNet model of
     the paper); ``"pretrain"`` trains from scratch on `dataset` (the demo's
-    stand-in for ImageNet); ``"transfer"`` starts from model `parent` and
-    fine-tunes it on `dataset` with a new head, saving `snapshots`.
+    stand-in for ImageNet); ``"transfer"`` starts from model `parent` (any
+    source), cuts it at its last feature map (or `base_layer`) and fine-tunes
+    it on `dataset` with a new head, saving `snapshots`; ``"keras"`` takes a
+    ``.keras``/``.h5`` file or a runs-layout folder at `path` (relative to the
+    config file's folder) whose images are in `input_range`;
+    ``"frozen_graph"`` a Lucid-style ``.pb`` at `path` with Lucid's
+    `input`, `image_shape` and `image_value_range`.
     """
 
     name: str = ""
@@ -122,6 +131,14 @@ class ModelConfig:
     description: str = ""
     batch_norm_momentum: float = 0.99  # moving-statistics momentum while training (Keras's default)
     resume_every: int = 0  # steps between extra resume points (0: only at snapshots)
+    path: str = ""  # keras / frozen_graph: the model file or runs folder, relative to the config file
+    input_range: list[float] = field(default_factory=lambda: [0.0, 1.0])  # keras: what the model expects
+    input: str = "input"  # frozen_graph: the input placeholder's name
+    image_shape: list[int] = field(default_factory=lambda: [224, 224, 3])  # frozen_graph: Lucid's image_shape
+    image_value_range: list[float] = field(default_factory=lambda: [-1.0, 1.0])  # frozen_graph
+    base_layer: str = ""  # transfer: cut the parent here (empty: at its last feature map)
+    freeze: list[str] = field(default_factory=list)  # transfer: layers kept fixed while fine-tuning
+    image_size: int = 0  # training and evaluation size (0: [network] image_size)
 
 
 @dataclass
@@ -196,6 +213,9 @@ class RenderConfig:
     transforms: str = "lucid"
     param: str = "fft"
     decorrelate: bool = True
+    # "auto": one fixed canvas under JAX, Lucid's per-scale sizes elsewhere (visualizer.render.canvas).
+    scale_canvas: str = "auto"
+    precision: str = "float32"  # or "bf16": convolutions in bfloat16 (visualizer.render.precision)
     plan: list[SelectionConfig] = field(default_factory=list)
     prior: PriorConfig = field(default_factory=PriorConfig)
     examples: ExamplesConfig = field(default_factory=ExamplesConfig)
@@ -236,6 +256,29 @@ class Config:
             line = None
         return f"{self.path}:{line}" if line else self.path
 
+    def model_path(self, model: ModelConfig) -> Path:
+        """A ``keras`` or ``frozen_graph`` model's `path`; a relative one is from the config file's folder."""
+        path = Path(model.path)
+        return path if path.is_absolute() else Path(self.path).resolve().parent / path
+
+    def root_model(self, name: str) -> ModelConfig:
+        """The model whose network `name` has: itself, or for a transfer its first non-transfer ancestor."""
+        model = self.model(name)
+        while model.source == "transfer":
+            model = self.model(model.parent)
+        return model
+
+    def is_inception(self, name: str) -> bool:
+        """Whether model `name` is the slim InceptionV1 the project builds (`[network] width` applies)."""
+        return self.root_model(name).source in INCEPTION_SOURCES
+
+    def image_size(self, name: str) -> int:
+        """Model `name`'s training size: its own `image_size`, its parent's, or ``[network] image_size``."""
+        model = self.model(name)
+        while not model.image_size and model.source == "transfer":
+            model = self.model(model.parent)
+        return model.image_size or self.network.image_size
+
     def model_names(self) -> list[str]:
         """Names of the configured models, in config order."""
         return [model.name for model in self.models]
@@ -243,11 +286,37 @@ class Config:
     def digest(self) -> str:
         """A short hash of the settings that shape results (not where files live)."""
         payload = dataclasses.asdict(self)
+        payload["models"] = [model_settings(model) for model in self.models]
         for location in ("path", "base_dir"):
             payload.pop(location)
         for location in ("runs_dir", "atlas_dir"):
             payload["project"].pop(location)
+        for name, default in RENDER_DEFAULTS_OUTSIDE_DIGEST.items():
+            if payload["render"].get(name) == default:  # configs older than the setting keep their digest
+                payload["render"].pop(name)
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]
+
+
+# Model keys added for other networks: left out of digests at their defaults, so older configs keep theirs.
+MODEL_DEFAULTS_OUTSIDE_DIGEST = {
+    "path": "",
+    "input_range": [0.0, 1.0],
+    "input": "input",
+    "image_shape": [224, 224, 3],
+    "image_value_range": [-1.0, 1.0],
+    "base_layer": "",
+    "freeze": [],
+    "image_size": 0,
+}
+
+
+def model_settings(model: ModelConfig) -> dict[str, Any]:
+    """A model's settings for hashing, without keys at their `MODEL_DEFAULTS_OUTSIDE_DIGEST` value."""
+    settings = dataclasses.asdict(model)
+    for name, default in MODEL_DEFAULTS_OUTSIDE_DIGEST.items():
+        if settings.get(name) == default:
+            settings.pop(name)
+    return settings
 
 
 def _key_lines(text: str) -> dict[str, int]:
@@ -347,6 +416,11 @@ class _Reader:
         return value
 
 
+RENDER_DEFAULTS_OUTSIDE_DIGEST = {"scale_canvas": "auto", "precision": "float32"}
+SCALE_CANVASES = ("auto", "lucid", "fixed")
+PRECISIONS = ("float32", "bf16")
+
+
 def _check_choice(reader: _Reader, where: str, value: str, choices: tuple[str, ...]) -> None:
     if value not in choices:
         reader.fail(where, f"unknown value {value!r}; valid: {', '.join(choices)}")
@@ -398,6 +472,9 @@ def _validate(config: Config, reader: _Reader) -> None:
             )
         if model.source == "checkpoint" and not model.checkpoint:
             reader.fail(f"{where}.checkpoint", "a checkpoint model needs the checkpoint path")
+        _validate_model_source(model, where, reader)
+    _check_choice(reader, "render.scale_canvas", config.render.scale_canvas, SCALE_CANVASES)
+    _check_choice(reader, "render.precision", config.render.precision, PRECISIONS)
     prior = config.render.prior
     _check_choice(reader, "render.prior.center", prior.center, ("sampled", "stored"))
     if prior.steps < 1:
@@ -412,6 +489,44 @@ def _validate(config: Config, reader: _Reader) -> None:
                 )
     _validate_examples(config, reader)
     _validate_diversity(config, reader)
+
+
+def _check_range(reader: _Reader, where: str, value: list[float]) -> None:
+    if len(value) != 2 or not value[0] < value[1]:
+        reader.fail(where, f"must be [lo, hi] with lo < hi, received {value}")
+
+
+def _validate_model_source(model: ModelConfig, where: str, reader: _Reader) -> None:
+    """The keys of the keras, frozen_graph and transfer sources, and that no source gets another's keys."""
+    _check_at_least(reader, f"{where}.image_size", model.image_size, 0)
+    if model.source in ("keras", "frozen_graph") and not model.path:
+        kind = "a .keras or .h5 file, or a runs folder" if model.source == "keras" else "a .pb frozen graph"
+        reader.fail(
+            f"{where}.path", f"a {model.source} model needs path = {kind}, relative to the config file"
+        )
+    own = {
+        "path": ("keras", "frozen_graph"),
+        "input_range": ("keras",),
+        "input": ("frozen_graph",),
+        "image_shape": ("frozen_graph",),
+        "image_value_range": ("frozen_graph",),
+        "base_layer": ("transfer",),
+        "freeze": ("transfer",),
+    }
+    for key, sources in own.items():
+        if getattr(model, key) != MODEL_DEFAULTS_OUTSIDE_DIGEST[key] and model.source not in sources:
+            reader.fail(
+                f"{where}.{key}",
+                f"{key} applies to source = {' or '.join(repr(s) for s in sources)}, not {model.source!r}",
+            )
+    _check_range(reader, f"{where}.input_range", model.input_range)
+    _check_range(reader, f"{where}.image_value_range", model.image_value_range)
+    if len(model.image_shape) != 3 or min(model.image_shape) < 1:
+        reader.fail(
+            f"{where}.image_shape", f"must be [height, width, channels], received {model.image_shape}"
+        )
+    if not model.input:
+        reader.fail(f"{where}.input", "must name the graph's input placeholder (Lucid: 'input')")
 
 
 def _validate_diversity(config: Config, reader: _Reader) -> None:

@@ -4,10 +4,12 @@ Order of work: read the atlas, bring image files up to date (in parallel),
 build the site model, write downloads, pages, script data and sitemap, then
 remove files an earlier build wrote that no longer belong to the site.
 
-Incremental: ``dist/.vtl-build.json`` remembers, per image, the source's size
-and mtime; per page, a digest of its inputs (site-wide inputs: generator
-code, templates, site_src/, settings, the atlas's structure; plus the
-fingerprints of the images it shows); per ZIP, its members' checksums. What
+Incremental: a build cache beside the output, ``.<dist name>.vtl-build.json``
+(`build_cache_path`; never inside dist/, so it is not published), remembers,
+per image, the source's size and mtime; per page, a digest of its inputs
+(site-wide inputs: generator code, templates, site_src/, settings, what is
+published, the atlas's structure; plus the
+fingerprints of the images it shows); per download, its inputs' digest. What
 matches is not redone, and every file is written only if its bytes differ,
 so a rebuild with nothing changed leaves every mtime alone.
 
@@ -33,15 +35,25 @@ from vtl_gallery.catalog import Atlas, UnsafeAtlasError, read_atlas
 from vtl_gallery.config import SiteConfig, load_config
 from vtl_gallery.content import MarkdownPage, read_pages
 from vtl_gallery.downloads import MANIFEST, write_downloads
+from vtl_gallery.figures.site import write_paper_figures
 from vtl_gallery.files import kept, make_dirs, write_if_changed
-from vtl_gallery.images import Derived, sync_images
+from vtl_gallery.images import Derived, atlas_png_bytes, sync_images
+from vtl_gallery.observations import analysis_digest, write_analysis_plots
 from vtl_gallery.pages import Page, Site, build_site_model
 from vtl_gallery.parallel import fork_map
+from vtl_gallery.publish import LOSSLESS_BUDGET, Publishing
 from vtl_gallery.search import write_script_data
 from vtl_gallery.sitemap import MAX_URLS, write_sitemaps
 from vtl_gallery.writer import Writer
 
-__all__ = ["BUILD_MANIFEST", "DEFAULT_SITE_SRC", "NO_BASE_URL_WARNING", "BuildReport", "build_site"]
+__all__ = [
+    "BUILD_MANIFEST",
+    "DEFAULT_SITE_SRC",
+    "NO_BASE_URL_WARNING",
+    "BuildReport",
+    "build_cache_path",
+    "build_site",
+]
 
 DEFAULT_SITE_SRC = Path(__file__).resolve().parent / "site_src"
 """The bundled pages and site.toml, used when no site_src is given."""
@@ -55,7 +67,8 @@ NO_BASE_URL_WARNING = (
 """Logged once by a build without a base URL."""
 
 BUILD_MANIFEST = ".vtl-build.json"
-_MANIFEST_VERSION = 1
+"""The build cache's name: beside dist/ as ``.<dist name>.vtl-build.json`` (older builds kept it inside)."""
+_MANIFEST_VERSION = 2
 _RESERVED = {
     "model",
     "layer",
@@ -68,6 +81,7 @@ _RESERVED = {
     "thumb",
     "view",
     "data",
+    "observations",
 }
 
 
@@ -139,12 +153,24 @@ def _check_locations(atlas_dir: Path, out: Path) -> None:
         )
 
 
+def build_cache_path(dist: Path) -> Path:
+    """The build cache of output `dist`: next to it, not in it (dist/ is what gets published)."""
+    dist = dist.resolve()
+    return dist.parent / f".{dist.name}{BUILD_MANIFEST}"
+
+
 def _load_manifest(dist: Path) -> dict:
-    try:
-        data = json.loads((dist / BUILD_MANIFEST).read_text())
-    except (FileNotFoundError, ValueError):
-        return {}
-    return data if data.get("version") == _MANIFEST_VERSION else {}
+    """The last build's cache; of an older format (or left inside dist/ by older builds), only the
+    list of files it wrote, so that those no longer part of the site are removed."""
+    for path in (build_cache_path(dist), dist / BUILD_MANIFEST):
+        try:
+            data = json.loads(path.read_text())
+        except (FileNotFoundError, ValueError):
+            continue
+        if data.get("version") == _MANIFEST_VERSION:
+            return data
+        return {"outputs": data.get("outputs", [])}
+    return {}
 
 
 @dataclass
@@ -157,6 +183,7 @@ class _Inputs:
     user_templates: Path | None
     config: SiteConfig
     atlas: Atlas
+    publishing: Publishing = field(default_factory=Publishing)
 
 
 @contextmanager
@@ -186,6 +213,18 @@ def _read_inputs(
     return _Inputs(atlas_path, dist, src, user_templates, config, read_atlas(atlas_path))
 
 
+def _publishing(asked: Publishing, atlas: Atlas, log: Callable[[str], None]) -> Publishing:
+    """`asked` with ``--views auto`` decided for this atlas (and the choice logged)."""
+    png_bytes = atlas_png_bytes(atlas)
+    publishing = asked.resolved(png_bytes)
+    if asked.views != publishing.views:
+        log(
+            f"site: {publishing.views} views (--views auto: the atlas's PNGs total "
+            f"{png_bytes / 1e6:,.0f} MB; lossless up to {LOSSLESS_BUDGET / 1e6:,.0f} MB)"
+        )
+    return publishing
+
+
 def _update_images(
     inputs: _Inputs,
     previous: dict[str, list],
@@ -204,11 +243,12 @@ def _update_images(
         view_px=config.view_px,
         quality=config.webp_quality,
         workers=config.workers,
+        publishing=inputs.publishing,
         progress=lambda done, total: log(f"site: images {done}/{total}"),
     )
     report.images, report.images_redone = len(atlas.images), redone
-    for image in atlas.images:
-        outputs.update((urls.original(image.path), urls.thumb(image.path), urls.view(image.path)))
+    for files in derived.values():
+        outputs.update(files.files)
     return derived, image_state
 
 
@@ -226,8 +266,11 @@ def _read_markdown_pages(src: Path | None) -> list[MarkdownPage]:
 def _site_model(inputs: _Inputs, derived: dict[str, Derived]) -> tuple[Site, Writer, str]:
     """The site model, its writer and the digest of the inputs all pages share."""
     site = build_site_model(inputs.atlas, derived, inputs.config, _read_markdown_pages(inputs.src))
+    site.publishing = inputs.publishing
     writer = Writer(site, inputs.dist, inputs.user_templates)
-    digest = _site_digest(inputs.atlas, inputs.config, writer.dirs, inputs.src, site.primary_method)
+    primary = f"{site.primary_method}|{inputs.publishing!r}"  # the pages link what is published
+    primary += f"|analysis:{analysis_digest(site.analysis)}"  # metrics shown on layer and channel pages
+    digest = _site_digest(inputs.atlas, inputs.config, writer.dirs, inputs.src, primary)
     return site, writer, digest
 
 
@@ -240,7 +283,7 @@ def _write_static_and_downloads(
     report: BuildReport,
     outputs: set[str],
 ) -> dict[str, str]:
-    """Copy the static files and write the ZIP downloads; returns the ZIPs' state."""
+    """Copy the static files and write the downloads; returns their state."""
     for name, source in writer.static_files():
         target = urls.safe_output_path(dist, "static/" + name)
         report.other_written += write_if_changed(target, source.read_bytes())
@@ -248,6 +291,7 @@ def _write_static_and_downloads(
     site.archives, zip_state, changed = write_downloads(site, dist, previous, workers)
     report.other_written += changed
     outputs.update(a.path for a in site.archives)
+    outputs.update(f.path for f in site.download_files)
     outputs.add(MANIFEST)
     return zip_state
 
@@ -305,7 +349,8 @@ def _save_manifest(
         "zips": zip_state,
         "outputs": sorted(outputs),
     }
-    write_if_changed(dist / BUILD_MANIFEST, json.dumps(state, separators=(",", ":")).encode())
+    write_if_changed(build_cache_path(dist), json.dumps(state, separators=(",", ":")).encode())
+    (dist / BUILD_MANIFEST).unlink(missing_ok=True)  # where builds before the cache moved out kept it
 
 
 def build_site(
@@ -317,6 +362,8 @@ def build_site(
     base_url: str | None = None,
     workers: int | None = None,
     sitemap_max_urls: int = MAX_URLS,
+    publishing: Publishing | None = None,
+    figures: str = "none",
     log: Callable[[str], None] = print,
 ) -> BuildReport:
     """Build (or update) the static site.
@@ -331,6 +378,12 @@ def build_site(
         base_url: overrides site.toml's ``base_url``.
         workers: processes for image derivatives; None keeps site.toml's (2).
         sitemap_max_urls: URLs per sitemap file (50,000 by the protocol).
+        publishing: which copies of the images and which downloads to
+            write (`vtl_gallery.publish.Publishing`; default: views lossless
+            or lossy by the atlas's size, no PNG originals or ZIPs).
+        figures: publication figures (PDF, PNG) to write beside pages, one of
+            `vtl_gallery.figures.site.FIGURE_MODES`; "none" by default here
+            (drawing figures is the slowest step), ``vtl site`` passes "auto".
         log: receives progress lines.
 
     Returns:
@@ -344,6 +397,7 @@ def build_site(
     started = time.perf_counter()
     report = BuildReport()
     inputs = _read_inputs(atlas_dir, out, site_src, templates, base_url, workers)
+    inputs.publishing = _publishing(publishing or Publishing(), inputs.atlas, log)
     dist, config = inputs.dist, inputs.config
     if not config.absolute_base:
         log(NO_BASE_URL_WARNING)
@@ -359,6 +413,13 @@ def build_site(
         zip_state = _write_static_and_downloads(
             site, writer, dist, previous.get("zips", {}), config.workers, report, outputs
         )
+    with _timed(report, "figures"):
+        figure_paths, figures_written = write_paper_figures(site, dist, figures, config.workers, log)
+        outputs.update(figure_paths)
+        report.other_written += figures_written
+        plot_paths, plots_written = write_analysis_plots(site, dist)  # the Observations page's SVGs
+        outputs.update(plot_paths)
+        report.other_written += plots_written
     with _timed(report, "pages"):
         page_state, todo = _pages_to_render(site, site_digest, zip_state, previous.get("pages", {}), dist)
         outputs.update(urls.output_file(path) for path in page_state)

@@ -23,6 +23,7 @@ An unknown placeholder stops the build, naming the page and the known ones.
 
 from __future__ import annotations
 
+import json
 import re
 from collections import defaultdict
 from collections.abc import Iterable
@@ -47,6 +48,7 @@ __all__ = [
     "ModelFacts",
     "describe",
     "doc_parts",
+    "examples_source",
     "is_synthetic",
 ]
 
@@ -83,6 +85,35 @@ INLINE = (
 
 _BLOCK = re.compile(r"<p>\s*\{\{atlas:([A-Za-z0-9_-]+)\}\}\s*</p>")
 _INLINE = re.compile(r"\{\{atlas:([A-Za-z0-9_-]+)\}\}")
+
+
+def examples_source(settings: str, model: str) -> str:
+    """Where a dataset-examples sheet's images come from, in words, read from its recorded settings.
+
+    The ``examples`` methods record ``{"images": {"model", "dataset", "scored"}}``: the model whose
+    dataset was scored (the sheet's own model, or the one ``[render.examples] dataset`` names for all).
+
+    Args:
+        settings: the image's settings (the catalog's JSON text).
+        model: the image's model.
+
+    Returns:
+        ``"from 512 validation images of source world: imagenet's dataset, not this model's own"``,
+        or ``""`` for an image that records no dataset.
+    """
+    try:
+        recorded = json.loads(settings) if settings else {}
+    except ValueError:
+        return ""
+    images = recorded.get("images") if isinstance(recorded, dict) else None
+    if not isinstance(images, dict) or not images.get("dataset"):
+        return ""
+    scored = images.get("scored")
+    count = f"{scored:,} validation images" if isinstance(scored, int) else "validation images"
+    source = str(images.get("model") or model)
+    if source != model:
+        return f"from {count} of {images['dataset']}: {source}'s dataset, not this model's own"
+    return f"from {count} of {images['dataset']}: this model's own dataset"
 
 
 def is_synthetic(kind: str | None) -> bool:

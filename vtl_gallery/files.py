@@ -11,11 +11,12 @@ write), never hard links: editing a file in dist/ must not change the atlas.
 
 from __future__ import annotations
 
+import filecmp
 import os
 import shutil
 import stat
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
@@ -28,6 +29,7 @@ __all__ = [
     "kept",
     "make_dirs",
     "write_atomic",
+    "write_from_path",
     "write_if_changed",
     "writing",
 ]
@@ -138,6 +140,31 @@ def write_if_changed(path: Path, data: bytes) -> bool:
         pass
     write_atomic(path, data)
     return True
+
+
+def write_from_path(path: Path, produce: Callable[[Path], None]) -> bool:
+    """Let `produce` write a new file at a temporary path, then put it at `path` unless unchanged.
+
+    For writers that want a file name, not a handle (SQLite's ``VACUUM
+    INTO``). The result gets mode 0644 and replaces `path` atomically; if it
+    holds the same bytes as `path` it is dropped and `path` is left alone.
+
+    Returns:
+        True if `path` was written.
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.new")
+    tmp.unlink(missing_ok=True)  # left over by a build that was killed
+    make_dirs(path.parent)
+    try:
+        produce(tmp)
+        if path.is_file() and filecmp.cmp(tmp, path, shallow=False):
+            ensure_mode(path, path.stat())
+            return False
+        os.chmod(tmp, FILE_MODE)
+        os.replace(tmp, path)
+        return True
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _reflink(source: int, target: int) -> bool:

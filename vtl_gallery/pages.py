@@ -20,12 +20,23 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from urllib.parse import quote
 
+from visualizer.analysis.store import Results
 from vtl_gallery import urls
 from vtl_gallery.catalog import Atlas, ImageRow, LayerRow, MethodRow, ModelRow, SnapshotRow
 from vtl_gallery.config import SiteConfig
 from vtl_gallery.content import MarkdownPage
-from vtl_gallery.facts import AtlasFacts, describe, doc_parts, is_synthetic
+from vtl_gallery.facts import AtlasFacts, describe, doc_parts, examples_source, is_synthetic
 from vtl_gallery.images import Derived
+from vtl_gallery.observations import (
+    OBSERVATIONS,
+    analysis_pages,
+    channel_analysis,
+    has_observations,
+    load_analysis,
+    pair_lookup,
+)
+from vtl_gallery.orders import change_context, layer_pairs, pair_label, sorted_pages
+from vtl_gallery.publish import Publishing
 
 __all__ = [
     "PAPER_FIGURE6",
@@ -85,15 +96,16 @@ class Picture:
 
     @property
     def original(self) -> str:
-        return urls.original(self.row.path)
+        """The original PNG: a site path, an absolute URL, or ``""`` where the site does not offer it."""
+        return self.derived.original
 
     @property
     def thumb(self) -> str:
-        return urls.thumb(self.row.path) + "?v=" + self.version
+        return self.derived.thumb_file + "?v=" + self.version
 
     @property
     def view(self) -> str:
-        return urls.view(self.row.path) + "?v=" + self.version
+        return self.derived.view_file + "?v=" + self.version
 
     @property
     def thumb_size(self) -> tuple[int, int]:
@@ -139,6 +151,11 @@ class Picture:
         values = dict(self.settings)
         parts = [f"{name} {values[name]}" for name in ("size", "steps", "seed") if name in values]
         return ", ".join(parts) or f"{len(values)} settings"
+
+    @property
+    def drawn_from(self) -> str:
+        """For a dataset-examples sheet, which dataset's images it shows (``""`` for other images)."""
+        return examples_source(self.row.settings, self.row.model)
 
     def value(self, name: str) -> float | None:
         """The objective (``"objective"``) or a measurement of the image, or None."""
@@ -301,9 +318,8 @@ class ComparePair:
 
     @property
     def label(self) -> str:
-        if self.kind == "transfer":
-            return f"{self.a.model.name} → {self.b.model.name} (pre / post transfer)"
-        return f"{self.b.model.name}: {self.a.label} → {self.b.label}"
+        """How the compare link names this pair."""
+        return pair_label(self.a, self.b, self.kind)
 
     @property
     def query(self) -> str:
@@ -465,7 +481,10 @@ class Site:
     index: _Index | None = None
     pages: list[Page] = field(default_factory=list)
     archives: list = field(default_factory=list)  # filled by vtl_gallery.downloads
+    download_files: list = field(default_factory=list)  # the CSV and catalog, filled by vtl_gallery.downloads
+    publishing: Publishing = field(default_factory=Publishing)  # set by vtl_gallery.build
     facts: AtlasFacts | None = None
+    analysis: Results = field(default_factory=Results)  # what `vtl analyse` stored (vtl_gallery.observations)
 
     @cached_property
     def sort_keys(self) -> list[str]:
@@ -475,6 +494,16 @@ class Site:
     def picture(self, row: ImageRow) -> Picture:
         """The `Picture` of an atlas image."""
         return self.index.picture(row)
+
+    def layer_thumb(self, layer: LayerView) -> Picture | None:
+        """The Layers index's picture of a layer: its first channel in the first model that has it."""
+        for channel in layer.channels[:1]:
+            for model in layer.models:
+                final = model.final
+                key = (model.name, final.name, layer.id, channel.index) if final else None
+                if key in self.index.primary:
+                    return self.index.picture(self.index.primary[key])
+        return None
 
     def described_methods(self, names: Iterable[str]) -> list[MethodRow]:
         """The ``methods`` rows of `names` that the atlas describes, in the site's method order."""
@@ -516,6 +545,8 @@ class Site:
             ("Compare", urls.COMPARE),
             ("Downloads", urls.DOWNLOADS),
         ]
+        if has_observations(self):
+            items.insert(3, ("Observations", OBSERVATIONS))
         return items + [(page.title, urls.page(page.slug)) for page in self.markdown_pages]
 
 
@@ -633,6 +664,7 @@ def build_site_model(
         figure6_layers=list(_figure_layers(atlas, 6)),
         figure7_layers=list(_figure_layers(atlas, 7)),
         index=index,
+        analysis=load_analysis(atlas.root),
     )
     site.facts = describe(site)
     site.pages = list(_pages(site, index))
@@ -820,6 +852,8 @@ def _channel_context(site: Site, channel: ChannelView, index: _Index) -> tuple[d
         ),
         "measurements": sorted({name for p in rows for name, _ in p.row.metrics}),
         "arrows": "channel" if channel.prev or channel.next else "",
+        "analysis": channel_analysis(site, channel.layer.id, channel.index),
+        "observations_url": OBSERVATIONS,
     }
     return context, rows
 
@@ -1041,7 +1075,8 @@ def _figure_pages(site: Site, index: _Index, structure: list[str]) -> Iterable[P
 
 def _index_pages(site: Site, structure: list[str]) -> Iterable[Page]:
     """The listing pages, the 404 page and the Markdown pages of site_src."""
-    yield Page(urls.LAYERS, "layers.html", {"page_title": "Layers"}, structure)
+    thumbs = _deps(map(site.layer_thumb, site.layers))
+    yield Page(urls.LAYERS, "layers.html", {"page_title": "Layers"}, thumbs)
     yield Page(urls.MODELS, "models.html", {"page_title": "Models"}, structure)
     yield Page(urls.COMPARE, "compare.html", {"page_title": "Compare"}, structure)
     yield Page(urls.SEARCH, "search.html", {"page_title": "Search"}, structure)
@@ -1087,13 +1122,22 @@ def _model_pages(site: Site, index: _Index, structure: list[str]) -> Iterable[Pa
                 **_layer_context(site, layer, columns, cards),
                 **_layer_nav(layer, model, model.layers, position),
                 "zips": [(m.name, urls.layer_zip(m.name, layer.id)) for m in shown],
+                **change_context(
+                    layer.id,
+                    cards,
+                    layer_pairs(layer.channels, model),
+                    index.primary,
+                    pair_lookup(site.analysis),
+                ),
             }
-            yield Page(
+            grid = Page(
                 urls.model_layer(model.name, layer.id),
                 "layer.html",
                 context,
                 _deps(c.picture for card in cards for c in card.cells),
             )
+            yield grid
+            yield from sorted_pages(grid)  # the grid by how much each channel changed, without JavaScript
 
 
 def _layer_pages(site: Site, index: _Index) -> Iterable[Page]:
@@ -1108,6 +1152,9 @@ def _layer_pages(site: Site, index: _Index) -> Iterable[Page]:
             **_layer_context(site, layer, columns, cards),
             **_layer_nav(layer, None, with_images, position),
             "zips": [(m.name, urls.layer_zip(m.name, layer.id)) for m in layer.models],
+            **change_context(
+                layer.id, cards, layer_pairs(layer.channels), index.primary, pair_lookup(site.analysis)
+            ),
         }
         yield Page(layer.url, "layer.html", context, _deps(c.picture for card in cards for c in card.cells))
 
@@ -1126,3 +1173,4 @@ def _pages(site: Site, index: _Index) -> Iterable[Page]:
     yield from _model_pages(site, index, structure)
     yield from _layer_pages(site, index)
     yield from _channel_pages(site, index)
+    yield from analysis_pages(site)

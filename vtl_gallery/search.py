@@ -8,6 +8,12 @@ channels (and says so when a channel was not rendered). Per-layer image
 tables are separate chunks (``data/layer/<id>.js``), loaded only by the
 comparison view when it needs that layer; each lists the pairs of every
 channel that the channel pages offer.
+
+Search results show a thumbnail of each channel (and of a layer's first
+channel). Listing one file per channel would make the index as long as the
+atlas, so each layer entry carries a path pattern, ``{channel}`` standing for
+the zero-padded index, verified against every channel, plus the paths of the
+channels that do not follow it.
 """
 
 from __future__ import annotations
@@ -20,9 +26,70 @@ from vtl_gallery.files import write_if_changed
 from vtl_gallery.jsdata import js_call
 from vtl_gallery.pages import LayerView, Site
 
-__all__ = ["SEARCH_INDEX", "layer_data", "search_index", "write_script_data"]
+__all__ = [
+    "SEARCH_INDEX",
+    "channel_thumbs",
+    "layer_data",
+    "search_index",
+    "thumb_pattern",
+    "write_script_data",
+]
 
 SEARCH_INDEX = "search/index.js"
+_PADS = (4, 0)  # zero-padded as the atlas's path_format writes ``{channel:04d}``, else plain
+
+
+def channel_thumbs(site: Site, layer: LayerView) -> dict[int, str]:
+    """The thumbnail shown for each channel of `layer`: its primary image in the first model that has it.
+
+    Models count in the layer's order (parents first), and a model's final snapshot before its others.
+    A channel without a primary image has no entry. Paths are site paths without the cache query
+    (the search index lists a pattern, which cannot carry one hash per file).
+    """
+    model_rank = {model.name: i for i, model in enumerate(layer.models)}
+    finals = {model.name: model.final.name for model in layer.models if model.final}
+    thumbs: dict[int, str] = {}
+    for channel in layer.channels:
+        rows = [r for r in channel.images if r.method == site.primary_method and r.variant == ""]
+        if not rows:
+            continue
+        best = min(
+            rows,
+            key=lambda r: (
+                model_rank.get(r.model, len(model_rank)),
+                r.snapshot != finals.get(r.model),
+                r.snapshot,
+            ),
+        )
+        thumbs[channel.index] = site.picture(best).thumb.split("?", 1)[0]
+    return thumbs
+
+
+def thumb_pattern(thumbs: dict[int, str], channels: list[int]) -> dict | None:
+    """`thumbs` as a path pattern (``{channel}``: the index padded to ``pad`` digits) and its exceptions.
+
+    The pattern comes from the first channel's path and is checked against every channel: ``except``
+    maps the channels it does not give (their own path, or "" for a channel without a thumbnail).
+    None when no channel has a thumbnail.
+    """
+    if not thumbs:
+        return None
+    first = min(thumbs)
+    best: dict | None = None
+    for pad in _PADS:
+        token = f"{first:0{pad}d}"
+        at = thumbs[first].rfind(token)
+        if at < 0:
+            continue
+        pattern = thumbs[first][:at] + "{channel}" + thumbs[first][at + len(token) :]
+        exceptions = {
+            str(c): thumbs.get(c, "")
+            for c in channels
+            if thumbs.get(c, "") != pattern.replace("{channel}", f"{c:0{pad}d}")
+        }
+        if best is None or len(exceptions) < len(best["except"]):
+            best = {"pattern": pattern, "pad": pad, "except": exceptions}
+    return best or {"pattern": "", "pad": 0, "except": {str(c): thumbs.get(c, "") for c in channels}}
 
 
 def search_index(site: Site) -> dict:
@@ -37,6 +104,7 @@ def search_index(site: Site) -> dict:
                 "graph": layer.graph_position,
                 "channels": [c.index for c in layer.channels],
                 "models": [m.name for m in layer.models],
+                "thumb": thumb_pattern(channel_thumbs(site, layer), [c.index for c in layer.channels]),
             }
             for layer in site.layers
             if layer.has_images

@@ -7,6 +7,10 @@ site overrides any template by placing a file of the same name. Templates
 get the `vtl_gallery.pages.Site` and each page's context; they compute nothing.
 Pages are written through `vtl_gallery.files` (atomically, mode 0644, only
 when their bytes change).
+
+Images on the first screen of a page load at once, the rest when scrolled
+to: each page's templates ask `Loading` for every ``<img>`` in document
+order, and the first few (`first_screen`) get ``loading="eager"``.
 """
 
 from __future__ import annotations
@@ -20,9 +24,34 @@ from vtl_gallery import urls
 from vtl_gallery.files import write_if_changed
 from vtl_gallery.pages import Page, Site
 
-__all__ = ["DEFAULT_TEMPLATES", "Writer", "write_if_changed"]
+__all__ = ["DEFAULT_TEMPLATES", "FIRST_SCREEN", "Loading", "Writer", "first_screen", "write_if_changed"]
 
 DEFAULT_TEMPLATES = Path(__file__).resolve().parent / "templates"
+FIRST_SCREEN = {"channel.html": 8, "": 64}
+"""Images loaded eagerly, by page template (``""``: any other page): at least as many as a 1280x900
+window shows before scrolling (a channel page's first two rows of views; the first rows of a layer
+grid or of figures 6 and 7, whose thumbnails are small)."""
+
+
+def first_screen(template: str) -> int:
+    """How many of a page's images load eagerly (`FIRST_SCREEN`)."""
+    return FIRST_SCREEN.get(template, FIRST_SCREEN[""])
+
+
+class Loading:
+    """The ``loading`` attribute of a page's images, in document order: eager for the first `eager`.
+
+    Args:
+        eager: how many images load at once.
+    """
+
+    def __init__(self, eager: int):
+        self.left = eager
+
+    def __call__(self) -> str:
+        """``"eager"`` for the next image while the first screen lasts, then ``"lazy"``."""
+        self.left -= 1
+        return "eager" if self.left >= 0 else "lazy"
 
 
 def template_dirs(user_dir: Path | None) -> list[Path]:
@@ -65,6 +94,7 @@ class Writer:
             "canonical": base + page.path if base and page.listed else "",
             "arrows": "",  # what the arrow keys step through on this page ("channel", "layer"), if anything
             "base_href": "",  # a <base href>: the 404 page, served at any depth, links from the site root
+            "loading": Loading(first_screen(page.template)),  # call once per <img>, in document order
             **page.context,
         }
         return self.env.get_template(page.template).render(context).encode("utf-8")

@@ -93,3 +93,18 @@ def test_a_registered_method_is_planned_rendered_recorded_and_described(tmp_path
     assert "view/celeba/final/flat_sheet/" in section
     grid = (dist / "layer" / "Mixed_3b_Branch_3_b_1x1" / "index.html").read_text()
     assert "/flat_test/" in grid and "/flat_sheet/" not in grid
+
+
+def test_render_settings_carry_canvas_and_precision_only_when_set():
+    import dataclasses
+
+    from visualizer.atlas.methods.registry import render_settings
+    from visualizer.config import load_config
+
+    config = load_config(ROOT / "configs" / "demo.toml")
+    assert "precision" not in render_settings(config) and "scale_canvas" not in render_settings(config)
+    changed = dataclasses.replace(
+        config, render=dataclasses.replace(config.render, precision="bf16", scale_canvas="fixed")
+    )
+    assert render_settings(changed)["precision"] == "bf16"
+    assert render_settings(changed)["scale_canvas"] == "fixed"

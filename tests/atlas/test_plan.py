@@ -9,6 +9,7 @@ from visualizer.atlas.job import plan_summary
 from visualizer.atlas.plan import make_plan, parse_shard, select_channels, select_layers, snapshots_of
 from visualizer.cli import main
 from visualizer.config import ConfigError, load_config
+from visualizer.models.layers import LAYERS
 
 
 @pytest.fixture(scope="module")
@@ -86,6 +87,15 @@ def test_layer_selectors_accept_aliases():
     ]
     with pytest.raises(ConfigError, match="figure6, figure7"):
         select_layers("every")
+
+
+def test_every_nth_layer_of_inception_v1():
+    chosen = select_layers("every:10")
+    assert [layer.id for layer in chosen] == [layer.id for layer in LAYERS[9::10]]
+    assert len(chosen) == len(LAYERS) // 10
+    for bad in ("every:0", "every:x", f"every:{len(LAYERS) + 1}"):
+        with pytest.raises(ConfigError, match="every"):
+            select_layers(bad)
 
 
 def test_unknown_layer_in_config_names_the_line(tmp_path):

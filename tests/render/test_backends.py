@@ -39,3 +39,5 @@ def test_smoke_render_on_backend(name):
     # The strided convolution's phased input gradient (visualizer.render.fused) on this backend's autodiff.
     assert report["phased_gradient_gap"] < 1e-5
     assert report["same_seed_gap"] == 0.0, "the same seed gives the same images on the same backend"
+    # A backend that compiles per shape (JAX) renders on the fixed canvas by default; the others on Lucid's.
+    assert report["scale_canvas"] == ("fixed" if name == "jax" else "lucid")

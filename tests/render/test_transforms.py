@@ -139,3 +139,69 @@ def test_pipeline_draws_are_seeded():
     per_image = pipeline.sample(np.random.default_rng(5), 4, per_image=True)
     assert per_image[1].shape == (4, 2) and per_image[2].shape == (4, 1)
     assert pipeline.static_slots(False) == (False, False, True, False, False)
+
+
+# -- the fixed canvas (visualizer.render.canvas) ---------------------------------------------------
+
+
+def _on_canvas(pipeline: T.Pipeline, images: np.ndarray, draws: tuple) -> tuple[np.ndarray, list]:
+    sizes = pipeline.extents(images.shape[1:3], draws)
+    extents = ops.convert_to_tensor(np.asarray(sizes, dtype="int32"))
+    return ops.convert_to_numpy(pipeline.on_canvas(ops.convert_to_tensor(images), draws, extents)), sizes
+
+
+def test_fixed_canvas_holds_lucids_image_in_its_region():
+    """At every scale the canvas's region is the image Lucid's transforms make (to rounding), grey beyond.
+
+    The canvas is one shape for every draw: the largest scaled size.
+    """
+    pipeline = T.Pipeline(tuple(T.standard_transforms()))
+    rng = np.random.default_rng(3)
+    images = rng.uniform(size=(2, 40, 40, 3)).astype("float32")
+    shapes = set()
+    for index in range(len(T.STANDARD_SCALES)):
+        draws = list(pipeline.sample(rng, 2))
+        draws[2] = np.asarray([index], dtype="int32")
+        draws[3] = np.asarray([int(rng.integers(0, 21))], dtype="int32")  # never the 0-degree angles only
+        plain = ops.convert_to_numpy(pipeline(images, draws))
+        canvas, sizes = _on_canvas(pipeline, images, tuple(draws))
+        height, width = sizes[-1]
+        assert plain.shape[1:3] == (height, width)
+        np.testing.assert_allclose(canvas[:, :height, :width], plain, atol=1e-6)
+        assert np.all(canvas[:, height:] == 0.5) and np.all(canvas[:, :, width:] == 0.5)
+        shapes.add(canvas.shape)
+    assert shapes == {(2, 57, 57, 3)}  # 40 + 24 - 8 = 56, int(1.1 * 56) - 4 = 57: the largest scale
+
+
+def test_extents_follow_the_image_sizes():
+    """`Pipeline.extents` gives each transform's output size, as the plain transforms produce it."""
+    pipeline = T.Pipeline(tuple(T.standard_transforms()))
+    draws = list(pipeline.sample(np.random.default_rng(0), 1))
+    draws[2] = np.asarray([0], dtype="int32")  # scale 0.9
+    assert pipeline.extents((128, 128), draws) == [
+        (128, 128),
+        (152, 152),
+        (144, 144),
+        (129, 129),
+        (129, 129),
+        (125, 125),
+    ]
+
+
+def test_a_transform_without_a_canvas_form_after_the_scale_is_refused():
+    """A reflecting pad after a scale has no canvas form: the check names it; before the scale it is fine."""
+    T.Pipeline((T.pad(4, mode="reflect"), T.random_scale([0.9, 1.1]))).check_canvas()
+    with pytest.raises(ValueError, match=r"pad\(4, 'reflect'"):
+        T.Pipeline((T.random_scale([0.9, 1.1]), T.pad(4, mode="reflect"))).check_canvas()
+
+
+def test_restrict_reads_only_the_region():
+    """Masked, a map's spatial mean is its region's mean; rolled, the region's centre is the map's centre."""
+    from visualizer.render.canvas import restrict
+
+    acts = np.random.default_rng(0).normal(size=(2, 7, 9, 3)).astype("float32")
+    region = ops.convert_to_tensor(np.asarray([5, 6], dtype="int32"))
+    masked = ops.convert_to_numpy(restrict(acts, region))
+    np.testing.assert_allclose(masked.mean(axis=(1, 2)), acts[:, :5, :6].mean(axis=(1, 2)), rtol=1e-5)
+    rolled = ops.convert_to_numpy(restrict(acts, region, centre=True))
+    np.testing.assert_array_equal(rolled[:, 7 // 2, 9 // 2], acts[:, 5 // 2, 6 // 2])

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import html5lib
 import pytest
 
 from tests.helpers.fake_atlas import DEMO_MODELS, write_fake_atlas
@@ -11,6 +14,7 @@ from vtl_gallery.build import build_site
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE_URL = "https://example.org/vtl/"
+XHTML = "{http://www.w3.org/1999/xhtml}"  # the namespace html5lib gives HTML elements' tags
 
 
 def build(atlas: Path, dist: Path, **kwargs):
@@ -60,3 +64,28 @@ def demo_site(demo_build) -> Path:
 def pages(dist: Path) -> list[Path]:
     """Every HTML page of a built site."""
     return sorted(dist.rglob("*.html"))
+
+
+def parse_html(path: Path) -> Any:
+    """The element tree of an HTML file, parsed the way a browser does (html5lib); tags carry `XHTML`."""
+    return html5lib.parse(path.read_bytes(), transport_encoding="utf-8")
+
+
+def element_text(element: Any) -> str:
+    """The text of an element and its descendants, with runs of whitespace collapsed to one space."""
+    return " ".join("".join(element.itertext()).split())
+
+
+def find_elements(
+    tree: Any,
+    tag: str,
+    cls: str | None = None,
+    id: str | None = None,  # noqa: A002 - HTML's name
+) -> Iterator[Any]:
+    """The `tag` elements under `tree`, in document order, having class `cls` and id `id` when given."""
+    for element in tree.iter(f"{XHTML}{tag}"):
+        if cls is not None and cls not in (element.get("class") or "").split():
+            continue
+        if id is not None and element.get("id") != id:
+            continue
+        yield element

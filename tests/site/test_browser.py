@@ -2,45 +2,27 @@
 
 from __future__ import annotations
 
-import functools
-import http.server
-import shutil
-import threading
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tests.helpers.browser import launch_chromium, serve
+
 pytestmark = pytest.mark.browser
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
-
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):  # noqa: A002 - the base class's signature
-        pass
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with launch_chromium() as launched:
+        yield launched
 
 
 @pytest.fixture(scope="module")
-def browser():
-    if not Path(CHROMIUM).exists():
-        pytest.skip(
-            f"chromium not found at {CHROMIUM}; run `bash tests/setup_system.sh` (needs root and apt-get)"
-        )
-    sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield browser
-        browser.close()
-
-
-@pytest.fixture(scope="module")
-def server(site):
-    handler = functools.partial(_Quiet, directory=str(site))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
-    httpd.shutdown()
+def server(site: Path) -> Iterator[str]:
+    with serve(site) as url:
+        yield url
 
 
 def _watch(page) -> list[str]:
@@ -140,12 +122,9 @@ FIG6_ONLY = "Mixed_4c_Branch_2_b_3x3"  # only the temporal run has it
 
 
 @pytest.fixture(scope="module")
-def demo_server(demo_site):
-    handler = functools.partial(_Quiet, directory=str(demo_site))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/"
-    httpd.shutdown()
+def demo_server(demo_site: Path) -> Iterator[str]:
+    with serve(demo_site) as url:
+        yield url
 
 
 def _compare(page, base: str, query: str) -> None:

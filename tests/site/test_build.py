@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import zipfile
 
 from visualizer import cli
 from vtl_gallery.build import build_site
@@ -55,14 +54,14 @@ def test_channel_page_shows_every_model_strip_and_citation(site):
     assert (
         "../../../compare/index.html?layer=Mixed_4c_Branch_2_b_3x3&amp;channel=1&amp;a=imagenet@final" in html
     )
-    assert "download>PNG 32×32" in html
+    assert ">WebP 32×32</a> (lossless)" in html  # the originals are not published by default
 
 
 def test_pre_post_grid_and_paper_order(site):
     html = (site / "model/celeba/layer/Mixed_4c_Branch_2_b_3x3/index.html").read_text()
     assert "imagenet (pre)" in html and "celeba (post)" in html
     assert html.count('class="card"') == 4
-    assert html.count('<img class="pre"') == 4
+    assert html.count('<img class="pre') == 4  # "pre", or "pre pixelated" for these 32 px images
     layers = (site / "layer/index.html").read_text()
     order = [m for m in re.findall(r"<td>(?:<a [^>]*>)?((?:Conv2d|Mixed)_\w+?)(?:</a>)?</td>", layers)]
     assert order[:3] == ["Conv2d_1a_7x7", "Conv2d_2b_1x1", "Conv2d_2c_3x3"]
@@ -90,7 +89,9 @@ def test_figures_rebuilt_from_atlas(site):
     assert "(a) 4c_2_b_3x3" in fig6 and "Missing:" in fig6  # 4d_3_b_1x1 etc. are not in the fake atlas
 
 
-def test_manifest_checksums_and_zip(site, atlas):
+def test_manifest_checksums(site, atlas):
+    """The default build: checksums of the atlas's PNGs, the view on the site, no PNG or ZIP
+    (tests/site/test_weight.py checks the manifest of a build with them)."""
     manifest = json.loads((site / "manifest.json").read_text())
     assert len(manifest["images"]) == 92
     entry = next(
@@ -99,11 +100,8 @@ def test_manifest_checksums_and_zip(site, atlas):
         if e["channel_id"] == "Mixed_4c_Branch_2_b_3x3:2" and e["key"]["model"] == "celeba"
     )
     assert entry["aliases"]["short_id"] == "4c_2_b_3x3"
-    assert entry["sha256"] == hashlib.sha256((site / entry["url"]).read_bytes()).hexdigest()
-    with zipfile.ZipFile(site / entry["zip"]) as bundle:
-        names = bundle.namelist()
-        assert "celeba/final/channel/Mixed_4c_Branch_2_b_3x3/0002.png" in names
-        assert hashlib.sha256(bundle.read(names[0])).hexdigest() in {e["sha256"] for e in manifest["images"]}
+    assert entry["sha256"] == hashlib.sha256((atlas / entry["path"]).read_bytes()).hexdigest()
+    assert (site / entry["view"]).is_file() and entry["url"] is None and entry["zip"] is None
 
 
 def test_search_index_has_every_alias(site):

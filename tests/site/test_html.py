@@ -9,6 +9,8 @@ from urllib.parse import unquote, urlsplit
 import html5lib
 import pytest
 
+from vtl_gallery.writer import first_screen
+
 from .conftest import pages
 
 _NS = "{http://www.w3.org/1999/xhtml}"
@@ -89,10 +91,13 @@ def test_crawl_every_internal_link_and_image(site):
             assert (site / unquote(path)).exists(), f"404.html -> {value}"
 
 
-def test_layer_page_images_are_small_and_lazy(site):
+def test_layer_page_images_are_small_and_only_the_first_screen_eager(site):
     tree = _parse(site / "layer/Mixed_4c_Branch_2_b_3x3/index.html")
     images = list(tree.iter(f"{_NS}img"))
     assert images
+    eager = min(len(images), first_screen("layer.html"))
+    assert [img.get("loading") for img in images] == ["eager"] * eager + ["lazy"] * (len(images) - eager)
     for img in images:
-        assert img.get("loading") == "lazy" and img.get("decoding") == "async"
-        assert "/thumb/" in img.get("src") and ".webp" in img.get("src")
+        assert img.get("decoding") == "async" and ".webp" in img.get("src")
+        # 32 px sources fit the thumbnail size: the grid shows the (only) WebP of each image.
+        assert "/view/" in img.get("src") and int(img.get("width")) <= 96

@@ -32,6 +32,7 @@ from visualizer import cli
 from vtl_gallery.catalog import UnsafeAtlasError
 from vtl_gallery.config import ConfigError
 from vtl_gallery.content import render_markdown
+from vtl_gallery.publish import Publishing
 from vtl_gallery.urls import unsafe_url
 
 from .conftest import ROOT, build
@@ -149,6 +150,12 @@ def _inodes(root: Path) -> dict[tuple[int, int], Path]:
     return found
 
 
+ORIGINALS = Publishing("all")
+"""Original PNGs under img/ (each also the view of its page: these sources fit the view size) and ZIPs."""
+EVERY_KIND = Publishing("all", "lossy")
+"""Originals, ZIPs and WebP views: every kind of output file."""
+
+
 def _originals(dist: Path) -> list[Path]:
     return sorted((dist / "img").rglob("*.png"))
 
@@ -159,7 +166,7 @@ def _atlas_file(atlas: Path, dist: Path, original: Path) -> Path:
 
 def test_originals_are_copies_that_do_not_share_the_atlas_files(tiny_atlas, tmp_path):
     dist = tmp_path / "dist"
-    build(tiny_atlas, dist)
+    build(tiny_atlas, dist, publishing=ORIGINALS)
     shared = set(_inodes(tiny_atlas)) & set(_inodes(dist))
     assert not shared, [str(_inodes(dist)[key]) for key in shared]
     originals = _originals(dist)
@@ -178,12 +185,13 @@ def test_hard_link_left_by_an_older_build_becomes_a_copy(tmp_path):
     for png in (atlas / "images").rglob("*.png"):
         png.chmod(0o600)
     dist = tmp_path / "dist"
-    build(atlas, dist)
+    build(atlas, dist, publishing=ORIGINALS)
+    assert _originals(dist)
     for original in _originals(dist):  # what builds before this fix left behind
         source = _atlas_file(atlas, dist, original)
         original.unlink()
         os.link(source, original)
-    report = build(atlas, dist)
+    report = build(atlas, dist, publishing=ORIGINALS)
     assert report.images_redone == 0  # only the originals are copied again; nothing is re-derived
     for original in _originals(dist):
         source = _atlas_file(atlas, dist, original)
@@ -191,7 +199,7 @@ def test_hard_link_left_by_an_older_build_becomes_a_copy(tmp_path):
         assert original.read_bytes() == source.read_bytes()
         assert stat.S_IMODE(original.stat().st_mode) == 0o644
         assert stat.S_IMODE(source.stat().st_mode) == 0o600  # the atlas file's mode is left alone
-    again = build(atlas, dist)
+    again = build(atlas, dist, publishing=ORIGINALS)
     assert again.images_redone == 0 and again.other_written == 0
 
 
@@ -223,7 +231,7 @@ def test_output_modes_ignore_umask_and_atlas_modes(tmp_path):
     static.write_text("body{}\n")
     static.chmod(0o600)
     dist = tmp_path / "out" / "dist"  # its parent does not exist yet either
-    report = _build_with_umask(atlas, dist, site_src=src)
+    report = _build_with_umask(atlas, dist, site_src=src, publishing=EVERY_KIND)
     assert (dist / "static/extra.css").is_file() and (dist / "sitemap.xml").is_file()
     assert any(dist.rglob("*.zip")) and any(dist.rglob("*.webp")) and _originals(dist)
     assert report.pages_written == report.pages
@@ -235,7 +243,7 @@ def test_output_modes_ignore_umask_and_atlas_modes(tmp_path):
     _originals(dist)[0].chmod(0o600)
     next(dist.rglob("*.zip")).chmod(0o600)
     next(dist.rglob("*.webp")).chmod(0o600)
-    _build_with_umask(atlas, dist, site_src=src)
+    _build_with_umask(atlas, dist, site_src=src, publishing=EVERY_KIND)
     _assert_world_readable(dist)
 
 
@@ -437,7 +445,7 @@ def test_site_is_served_by_another_user(tmp_path):
         for png in (atlas / "images").rglob("*.png"):
             png.chmod(0o600)
         dist = root / "dist"
-        _build_with_umask(atlas, dist, site_src=_site_src(tmp_path))
+        _build_with_umask(atlas, dist, site_src=_site_src(tmp_path), publishing=EVERY_KIND)
         port = _free_port()
         log = open(tmp_path / "server.log", "w+b")  # noqa: SIM115 - closed in finally
         server = subprocess.Popen(

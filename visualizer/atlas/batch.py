@@ -15,9 +15,9 @@ from visualizer.analysis.spatial import image_metrics
 from visualizer.atlas.catalog import Catalog, ImageRecord, file_sha256
 from visualizer.atlas.methods import get_method, method_settings
 from visualizer.atlas.plan import RenderBatch
+from visualizer.atlas.sources import render_model
 from visualizer.config import Config
 from visualizer.pngio import TEMP_PREFIX, to_uint8, write_png_atomic
-from visualizer.train.snapshots import load_snapshot
 
 __all__ = ["BatchRenderer"]
 
@@ -67,10 +67,17 @@ class BatchRenderer:
         self._loaded: tuple[tuple[str, str], object] | None = None
 
     def model(self, batch: RenderBatch):
-        """The Keras model of the batch's snapshot (loaded once per run of batches of one snapshot)."""
-        wanted = (batch.model, batch.snapshot)
+        """The Keras model of the batch's snapshot (loaded once per run of batches of one snapshot).
+
+        A frozen graph's model is wrapped per layer (it outputs the rendered tensor): its key has the layer.
+        """
+        frozen = self.config.root_model(batch.model).source == "frozen_graph"
+        wanted = (batch.model, batch.snapshot, batch.layer if frozen else "")
         if self._loaded is None or self._loaded[0] != wanted:
-            self._loaded = (wanted, load_snapshot(self.runs_dir, *wanted)[0])
+            self._loaded = (
+                wanted,
+                render_model(self.config, self.runs_dir, batch.model, batch.snapshot, batch.layer)[0],
+            )
         return self._loaded[1]
 
     def render(self, batch: RenderBatch, catalog: Catalog) -> tuple[int, int]:
@@ -82,8 +89,6 @@ class BatchRenderer:
         Returns:
             (images written, channels whose optimization failed).
         """
-        from visualizer.models.inception_v1 import channel_count
-
         config, model = self.config, self.model(batch)
         seed = batch.seed(config.project.seed)
         settings = method_settings(batch.method, config, batch.model)
@@ -96,7 +101,9 @@ class BatchRenderer:
             "size": int(result.images.shape[1]),
             "seed": seed,
         }
-        info = _model_info(self.metas[(batch.model, batch.snapshot)], channel_count(model, batch.layer))
+        info = _model_info(
+            self.metas[(batch.model, batch.snapshot)], int(model.get_layer(batch.layer).output.shape[-1])
+        )
         records = []
         for index, key in enumerate(batch.keys):
             path = self.atlas_dir / key.relpath

@@ -71,7 +71,12 @@ def check_snapshots(config: Config, plan: Plan) -> dict[tuple[str, str], dict]:
     runs_dir = config.resolve_path(config.project.runs_dir)
     metas: dict[tuple[str, str], dict] = {}
     missing: list[str] = []
+    from visualizer.atlas.sources import frozen_meta
+
     for model, snapshot in dict.fromkeys((b.model, b.snapshot) for b in plan.batches):
+        if config.root_model(model).source == "frozen_graph":  # rendered from its file, not from runs
+            metas[(model, snapshot)] = frozen_meta(config, model)
+            continue
         meta = read_meta(snapshot_dir(runs_dir, model, snapshot))
         if meta is not None:
             metas[(model, snapshot)] = meta
@@ -146,9 +151,18 @@ def render_atlas(
     def say(message: str) -> None:
         tqdm.write(f"vtl render: {message}", file=sys.stderr)
 
+    from visualizer.render.compile_stats import compile_log
+    from visualizer.render.jax_cache import cache_dir_for, enable_persistent_cache
+
+    # JAX only (no-ops elsewhere): compiled steps kept under the atlas for shards and reruns, and counted.
+    enable_persistent_cache(cache_dir_for(atlas_dir))
+    compiles = compile_log()
+    before = compiles.snapshot() if compiles is not None else None
     with atlas_lock(atlas_dir, shard, wait=wait, on_wait=say) as temp_prefix:
         summary = _render_locked(config, plan, metas, atlas_dir, temp_prefix, progress, workers, verify)
     summary.seconds = time.perf_counter() - start
+    if compiles is not None and workers == 1:
+        say(f"JAX: {(compiles.snapshot() - before).summary()}")
     return summary
 
 

@@ -20,7 +20,9 @@ from visualizer.config import Config, ConfigError, ModelConfig, SelectionConfig
 from visualizer.models.layers import (
     LAYERS,
     Layer,
+    LayerSelectionError,
     UnknownLayerError,
+    every_nth,
     figure6_layers,
     figure7_layers,
     resolve_layer,
@@ -37,7 +39,7 @@ __all__ = [
     "snapshots_of",
 ]
 
-LAYER_SELECTORS = ("all", "figure6", "figure7")
+LAYER_SELECTORS = ("all", "every:N", "figure6", "figure7")
 SNAPSHOT_SELECTORS = ("final", "all")
 
 
@@ -47,13 +49,18 @@ def snapshots_of(model: ModelConfig) -> list[str]:
 
 
 def select_layers(spec: object) -> list[Layer]:
-    """Resolve a layer selector: "all", "figure6", "figure7" or a list of names (any alias)."""
+    """Resolve an InceptionV1 layer selector: "all", "every:N", "figure6", "figure7" or a list of names."""
     if spec == "all":
         return list(LAYERS)
     if spec == "figure7":
         return figure7_layers()
     if spec == "figure6":
         return figure6_layers()
+    if isinstance(spec, str) and spec.startswith("every:"):
+        try:
+            return every_nth(LAYERS, spec)
+        except LayerSelectionError as error:
+            raise ConfigError(str(error)) from None
     if isinstance(spec, list) and spec:
         return [resolve_layer(str(name)) for name in spec]
     raise ConfigError(
@@ -180,8 +187,10 @@ def parse_shard(text: str) -> tuple[int, int]:
     raise ValueError(f"Invalid shard {text!r}: expected i/N with 1 <= i <= N, e.g. 3/16.")
 
 
-def _snapshots(selection: SelectionConfig, model: ModelConfig) -> list[str]:
-    available = snapshots_of(model)
+def _snapshots(selection: SelectionConfig, model: ModelConfig, config: Config | None = None) -> list[str]:
+    from visualizer.atlas.sources import available_snapshots
+
+    available = snapshots_of(model) if config is None else available_snapshots(config, model)
     spec = selection.snapshots
     if spec == "final":
         return ["final"]
@@ -195,6 +204,32 @@ def _snapshots(selection: SelectionConfig, model: ModelConfig) -> list[str]:
             )
         return list(spec)
     raise ConfigError(f"Invalid snapshots selector {spec!r}; valid: final, all, or a list of snapshot names.")
+
+
+# Methods that need a separate ReLU layer's input, which a frozen graph's one wrapped layer does not expose.
+PRE_RELU_METHODS = ("negative", "negative_examples")
+
+
+def _check_frozen_method(config: Config, where: str, model_name: str, method: str) -> None:
+    if method in PRE_RELU_METHODS and config.root_model(model_name).source == "frozen_graph":
+        raise ConfigError(
+            f"{config.location(where + '.methods')}: {where}.methods: {method!r} is not built for the "
+            f"frozen_graph model {model_name!r} yet (issue #22: pre-ReLU values of a frozen graph); "
+            "valid for it: lucid, neuron, diversity, examples. List the models with it in another plan entry."
+        )
+
+
+def _own_layers(config: Config, where: str, selection: SelectionConfig, model_name: str) -> list:
+    """The layers a selection names in a network other than InceptionV1 (`catalogue.select_layers`)."""
+    from visualizer.atlas.sources import model_catalogue
+    from visualizer.models import catalogue
+
+    try:
+        return catalogue.select_layers(
+            model_catalogue(config, model_name), selection.layers, f"model {model_name!r}"
+        )
+    except (UnknownLayerError, catalogue.LayerSelectionError) as error:
+        raise ConfigError(f"{config.location(where + '.layers')}: {where}.layers: {error}") from error
 
 
 def make_plan(config: Config, models: Sequence[str] | None = None, with_costs: bool = True) -> Plan:
@@ -227,10 +262,7 @@ def make_plan(config: Config, models: Sequence[str] | None = None, with_costs: b
     batches: list[RenderBatch] = []
     for number, selection in enumerate(render.plan):
         where = f"render.plan[{number}]"
-        try:
-            layers = select_layers(selection.layers)
-        except (UnknownLayerError, ConfigError) as error:
-            raise ConfigError(f"{config.location(where + '.layers')}: {where}.layers: {error}") from error
+        inception_layers = None
         for model_name in selection.models or config.model_names():
             if models and model_name not in models:
                 continue
@@ -240,14 +272,33 @@ def make_plan(config: Config, models: Sequence[str] | None = None, with_costs: b
                     f"models in {config.path}: {', '.join(config.model_names())}."
                 )
             model = config.model(model_name)
-            for snapshot in _snapshots(selection, model):
+            for method in selection.methods:
+                _check_frozen_method(config, where, model_name, method)
+            if config.is_inception(model_name) and inception_layers is None:
+                try:
+                    inception_layers = select_layers(selection.layers)
+                except (UnknownLayerError, ConfigError) as error:
+                    raise ConfigError(
+                        f"{config.location(where + '.layers')}: {where}.layers: {error}"
+                    ) from error
+            layers = (
+                inception_layers
+                if config.is_inception(model_name)
+                else _own_layers(config, where, selection, model_name)
+            )
+            for snapshot in _snapshots(selection, model, config):
                 for method in selection.methods:
                     settings = method_settings(method, config, model_name)
                     steps = int(settings.get("steps", render.steps))
                     # A method may set its own channels per optimization (diversity: several images each).
                     per_batch = int(settings.get("batch_size", 0)) or render.batch_size
                     for layer in layers:
-                        count = scaled_channels(layer.channels, config.network.width)
+                        inception = config.is_inception(model_name)
+                        count = (
+                            scaled_channels(layer.channels, config.network.width)
+                            if inception
+                            else layer.channels
+                        )
                         try:
                             chosen = select_channels(selection.channels, count)
                         except ConfigError as error:
@@ -262,7 +313,7 @@ def make_plan(config: Config, models: Sequence[str] | None = None, with_costs: b
                         for start in range(0, len(fresh), chunk):
                             channels = tuple(fresh[start : start + chunk])
                             cost = 0.0
-                            if with_costs:
+                            if with_costs and inception:  # FLOPs are counted for InceptionV1 only
                                 step = method_step_flops(method, config, layer.id)
                                 cost = step * len(channels) * steps if steps else step
                             batches.append(

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
-__all__ = ["Batch", "Dataset", "DatasetError", "SPLITS"]
+__all__ = ["Batch", "Dataset", "DatasetError", "SPLITS", "first_validation_images"]
 
 SPLITS = ("train", "validation")
 _PERMUTATION_SALT = 0x5EED  # separates the epoch permutations from other draws of the same seed
@@ -166,3 +166,16 @@ class Dataset(ABC):
             f"{self.name}: {self.num_classes} {kind} classes, {self.size('train')} training and "
             f"{self.size('validation')} validation images at {self.image_size} px"
         )
+
+
+def first_validation_images(dataset: Dataset, count: int) -> np.ndarray:
+    """The first `count` readable validation images of `dataset` (fewer if its split is smaller), float32."""
+    chunks, total = [], 0
+    for images, _labels in dataset.validation_batches(64):
+        chunks.append(np.asarray(images, dtype="float32")[: count - total])
+        total += len(chunks[-1])
+        if total >= count:
+            break
+    if not total:
+        return np.zeros((0, 0, 0, 3), dtype="float32")
+    return np.concatenate(chunks)

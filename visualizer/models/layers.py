@@ -19,9 +19,15 @@ A channel is ``<layer id>:<index>``, as in Lucid.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TypeVar
+
+from visualizer.errors import VtlError
 
 __all__ = [
+    "LayerSelectionError",
+    "every_nth",
     "BLOCKS",
     "FIGURE6_SHORT_IDS",
     "FIGURE7_IDS",
@@ -337,3 +343,27 @@ def figure6_layers() -> list[Layer]:
 def figure7_layers() -> list[Layer]:
     """The eight layers of the paper's figure 7 (`FIGURE7_IDS`), in the paper's order."""
     return [resolve_layer(layer_id) for layer_id in FIGURE7_IDS]
+
+
+class LayerSelectionError(VtlError, ValueError):
+    """A plan's layer selector that is not a valid choice, or that selects nothing."""
+
+
+T = TypeVar("T")
+
+
+def every_nth(catalogue: Sequence[T], text: str) -> list[T]:
+    """The layers an ``"every:N"`` selector picks: the Nth, 2Nth, ... of `catalogue`.
+
+    Raises:
+        LayerSelectionError: N is not a whole number >= 1, or exceeds the catalogue's length.
+    """
+    step_text = text.partition(":")[2]
+    if not (step_text.isdigit() and int(step_text) > 0):
+        raise LayerSelectionError(f"Invalid layers selector {text!r}: 'every:N' needs a whole number N >= 1.")
+    step = int(step_text)
+    if step > len(catalogue):
+        raise LayerSelectionError(
+            f"Layers selector {text!r} selects nothing: the catalogue has {len(catalogue)} layers."
+        )
+    return list(catalogue[step - 1 :: step])

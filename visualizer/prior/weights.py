@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import math
 import os
-import pickle
 import re
 import zipfile
 from collections.abc import Mapping
@@ -30,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from visualizer.errors import VtlError
+from visualizer.models.restricted_pickle import RestrictedUnpickler, UnsafePickleError
 from visualizer.prior.stylegan2 import StyleGAN2, StyleGAN2Config, WeightError
 
 __all__ = [
@@ -59,10 +59,6 @@ _REQUIRED_KWARGS = {
     "fmap_decay": 1.0,
 }
 _LAYER = re.compile(r"^synthesis/(\d+)x\1/")
-
-
-class UnsafePickleError(pickle.UnpicklingError, VtlError):
-    """A generator pickle names a class or function other than a network's or NumPy's; nothing was run."""
 
 
 class GeneratorFileError(WeightError, VtlError):
@@ -189,24 +185,15 @@ def _materialize(value: Any, memo: dict[int, Any]) -> Any:
     return result
 
 
-class _SafeUnpickler(pickle.Unpickler):
+class _SafeUnpickler(RestrictedUnpickler):
     def __init__(self, stream: Any, path: str, **kwargs: Any) -> None:
-        super().__init__(stream, **kwargs)
-        self.path = path
+        allowed = {NETWORK_CLASS: _NetworkState, **_NUMPY_STAND_INS}
+        holds = f"a StyleGAN2 release pickle holds only {'.'.join(NETWORK_CLASS)} and NumPy arrays"
+        super().__init__(stream, path, allowed, holds, **kwargs)
 
-    def find_class(self, module: str, name: str) -> Any:
-        if (module, name) == NETWORK_CLASS:
-            return _NetworkState
-        if (module, name) in _NUMPY_STAND_INS:
-            return _NUMPY_STAND_INS[(module, name)]
-        hint = (
-            " (an ADA-PyTorch pickle? those are not read)" if module.split(".")[0].startswith("torch") else ""
-        )
-        raise UnsafePickleError(
-            f"Refusing to load {module}.{name} from {self.path!r}: a StyleGAN2 release pickle holds only "
-            f"{'.'.join(NETWORK_CLASS)} and NumPy arrays, and anything else could run code; nothing in it "
-            f"was run{hint}."
-        )
+    def refusal_hint(self, module: str) -> str:
+        torch = module.split(".")[0].startswith("torch")
+        return " (an ADA-PyTorch pickle? those are not read)" if torch else ""
 
 
 def _not_a_release_pickle(path: str, detail: str) -> GeneratorFileError:

@@ -1,12 +1,13 @@
 """The only backend-specific code: gradient steps with a Keras optimizer, differentiated and compiled.
 
 A `Stepper` runs one optimization at a time: `Stepper.start` sets the
-parameters and a fresh optimizer state, and each `Stepper.step` evaluates
-``loss_fn(params, targets, dynamic, static)`` (per-image values to
-maximize, written in `keras.ops`), differentiates minus their sum with
-respect to the parameters and applies one update of the Keras optimizer it
-was given (`visualizer.render.optimizer`). ``static`` holds the draws that
-decide tensor shapes (a hashable tuple): compilers that need static shapes
+parameters, a fresh optimizer state and the network weights the loss reads,
+and each `Stepper.step` evaluates ``loss_fn(params, targets, dynamic,
+static)`` (per-image values to maximize, written in `keras.ops`),
+differentiates minus their sum with respect to the parameters and applies
+one update of the Keras optimizer it was given
+(`visualizer.render.optimizer`). ``static`` holds the draws that decide
+tensor shapes (a hashable tuple): compilers that need static shapes
 specialize on it. A step is compiled once per loss function and parameter
 shape, and kept for every later optimization of that shape.
 
@@ -14,10 +15,17 @@ shape, and kept for every later optimization of that shape.
   optimizer's ``apply`` run in a ``tf.function``, without XLA by default (on
   CPU plain graphs are fastest); ``compile="xla"`` asks for XLA. Graphs
   handle the changing image sizes without re-tracing, so no draw needs to be
-  static.
+  static, and they read the network's variables when they run.
 - JAX: ``jax.value_and_grad`` and the optimizer's ``stateless_apply`` under
-  ``jax.jit``, one compilation per static tuple (the 11 scale sizes of
-  Lucid's transforms).
+  ``jax.jit``, one compilation per static tuple (one, or the 11 scale sizes
+  of Lucid's transforms: `visualizer.render.canvas`). The network's weights
+  are arguments of the step (read when an optimization starts), not
+  constants baked into it, so one compiled step serves every model of an
+  architecture: a step given a *share key* (`Stepper.step`) is kept for the
+  whole process under that key, and any renderer with the same key (the
+  same architecture and settings, `visualizer.render.signature`) reuses it.
+  Its compilations are counted by `visualizer.render.compile_stats` under the
+  name ``vtl_render_step``.
 - PyTorch: autograd and the optimizer's ``apply`` on a variable, eager.
 
 TensorFlow, JAX and PyTorch are imported only inside their own branch, so a
@@ -27,7 +35,8 @@ JAX-only machine never imports TensorFlow.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,12 +49,14 @@ from visualizer.render.optimizer import clone
 __all__ = [
     "COMPILE_MODES",
     "backend_name",
+    "compiles_per_shape",
     "Stepper",
     "kernel_library",
     "make_stepper",
     "native_irfft2",
     "needs_static_shapes",
     "reads_live_weights",
+    "shared_step_count",
 ]
 
 Tensor = Any
@@ -83,13 +94,19 @@ def kernel_library() -> str:
 
 
 def reads_live_weights(compile: bool | str = True) -> bool:
-    """Whether a compiled step reads the model's variables when it runs.
+    """Whether a compiled render step follows weights assigned to the model after it was compiled.
 
-    True for TensorFlow graphs (variables are captured by reference) and for
-    eager PyTorch, so assigning new weights reuses the compiled step; False
-    for ``jax.jit``, which bakes the weights in at trace time.
+    True on every backend: TensorFlow graphs capture variables by reference,
+    eager PyTorch reads them, and the JAX step takes the weights of the
+    variables its renderer names (`Stepper.start`) as arguments. So
+    assigning new weights reuses the compiled step.
     """
-    return backend_name() in ("tensorflow", "torch") or not compile
+    return True
+
+
+def compiles_per_shape(compile: bool | str = True) -> bool:
+    """Whether the step is compiled once per shape and function (``jax.jit``), so both should stay fixed."""
+    return backend_name() == "jax" and bool(compile)
 
 
 def needs_static_shapes(compile: bool | str = True) -> bool:
@@ -107,11 +124,20 @@ def native_irfft2() -> Callable[[Tensor, Tensor, int], Tensor] | None:
 
     TensorFlow: ``tf.signal.irfft2d`` (the op Lucid uses), bit-identical to
     `visualizer.render.param.irfft2` and cheaper forwards and backwards (no
-    transposes). Other backends use the `keras.ops` composition.
+    transposes); JAX: ``jnp.fft.irfft2``, the same values, half the time.
+    PyTorch uses the `keras.ops` composition.
 
     Returns:
         ``irfft2(real, imag, width) -> [..., H, width]`` or None.
     """
+    if backend_name() == "jax":
+        import jax
+        import jax.numpy as jnp
+
+        def jax_irfft2(real: Tensor, imag: Tensor, width: int) -> Tensor:
+            return jnp.fft.irfft2(jax.lax.complex(real, imag), s=(real.shape[-2], width))
+
+        return jax_irfft2
     if backend_name() != "tensorflow":
         return None
     import tensorflow as tf
@@ -183,9 +209,18 @@ class Stepper:
         self._slots: dict[tuple[int, ...], _Slot] = {}
         self._steps: dict[tuple[LossFn, tuple[int, ...]], Callable] = {}
         self._slot: _Slot | None = None
+        self._variables: tuple[keras.Variable, ...] = ()
 
-    def start(self, params: np.ndarray) -> None:
-        """Begin an optimization from `params` with a fresh optimizer state."""
+    def start(self, params: np.ndarray, weights: Sequence[keras.Variable] = ()) -> None:
+        """Begin an optimization from `params` with a fresh optimizer state.
+
+        Args:
+            params: the starting parameters.
+            weights: the variables the loss reads (the network's). A JAX step
+                takes their values, read now, as arguments; elsewhere the
+                step reads them as it runs. Variables not named here are
+                constants of a JAX step.
+        """
         shape = tuple(params.shape)
         if shape not in self._slots:
             variable = keras.Variable(np.zeros(shape, params.dtype), trainable=True, name="params")
@@ -194,9 +229,12 @@ class Stepper:
             initial = [ops.convert_to_numpy(v.value).copy() for v in optimizer.variables]
             self._slots[shape] = _Slot(variable, optimizer, initial)
         self._slot = self._slots[shape]
+        self._variables = tuple(weights)
         self._begin(self._slot, params)
 
-    def step(self, loss_fn: LossFn, targets: Any, dynamic: tuple, static: tuple) -> Tensor:
+    def step(
+        self, loss_fn: LossFn, targets: Any, dynamic: tuple, static: tuple, share: Hashable | None = None
+    ) -> Tensor:
         """One update that raises ``loss_fn``'s values; returns the values before the update.
 
         Args:
@@ -204,12 +242,16 @@ class Stepper:
             targets: what the loss reads besides the parameters (tensors), e.g. channel ids.
             dynamic: per-step inputs (tensors or None; nested tuples allowed).
             static: per-step Python values that decide shapes (hashable).
+            share: a key that names the loss's computation given its weights
+                (`visualizer.render.signature`): a JAX step compiled for one
+                loss serves every loss with the same key, in the whole
+                process. None: the step belongs to this stepper and loss.
         """
         if self._slot is None:
             raise RuntimeError("Call start(params) before step().")
         key = (loss_fn, tuple(self._slot.variable.shape))
         if key not in self._steps:
-            self._steps[key] = self._compile(loss_fn, self._slot)
+            self._steps[key] = self._compile(loss_fn, self._slot, share)
         return self._run(self._steps[key], targets, dynamic, static)
 
     @property
@@ -225,12 +267,12 @@ class Stepper:
     def _run(self, step: Callable, targets: Any, dynamic: tuple, static: tuple) -> Tensor:
         return step(targets, dynamic, static)
 
-    def _compile(self, loss_fn: LossFn, slot: _Slot) -> Callable:
+    def _compile(self, loss_fn: LossFn, slot: _Slot, share: Hashable | None) -> Callable:
         raise NotImplementedError
 
 
 class _TensorFlowStepper(Stepper):
-    def _compile(self, loss_fn: LossFn, slot: _Slot) -> Callable:
+    def _compile(self, loss_fn: LossFn, slot: _Slot, share: Hashable | None) -> Callable:
         import tensorflow as tf
 
         variable, optimizer = slot.variable, slot.optimizer
@@ -249,7 +291,7 @@ class _TensorFlowStepper(Stepper):
 
 
 class _TorchStepper(Stepper):
-    def _compile(self, loss_fn: LossFn, slot: _Slot) -> Callable:
+    def _compile(self, loss_fn: LossFn, slot: _Slot, share: Hashable | None) -> Callable:
         import torch
 
         variable, optimizer = slot.variable, slot.optimizer
@@ -264,14 +306,67 @@ class _TorchStepper(Stepper):
         return step
 
 
+class _JaxStep:
+    """One JAX step, jitted; when traced it reads its caller's loss, weight variables and optimizer.
+
+    A caller sets them (`__call__`) for the duration of its call only, so a
+    step kept for the whole process holds no network alive between calls.
+    """
+
+    def __init__(self, compile: bool | str):
+        import jax
+        import jax.numpy as jnp
+
+        from visualizer.render.compile_stats import STEP_NAME
+
+        self._current: tuple | None = None
+
+        def step(params, variables, weights, targets, dynamic, static):
+            loss_fn, weight_variables, optimizer = self._current
+
+            def loss(params):
+                with keras.StatelessScope(state_mapping=list(zip(weight_variables, weights))):
+                    values = loss_fn(params, targets, dynamic, static)
+                return -jnp.sum(values), values
+
+            (_, values), grad = jax.value_and_grad(loss, has_aux=True)(params)
+            (params,), variables = optimizer.stateless_apply(variables, [grad], [params])
+            return params, variables, values
+
+        step.__name__ = step.__qualname__ = STEP_NAME  # how compile_stats recognizes it
+        self.fn = jax.jit(step, static_argnums=(5,)) if compile else step
+
+    def __call__(self, loss_fn: LossFn, weight_variables: tuple, optimizer: Any, *args: Any) -> tuple:
+        self._current = (loss_fn, weight_variables, optimizer)
+        try:
+            return self.fn(*args)
+        finally:
+            self._current = None
+
+
+_SHARED_STEPS: dict[tuple, _JaxStep] = {}
+
+
+def shared_step_count() -> int:
+    """How many JAX steps this process keeps under share keys (one per architecture, layer and settings)."""
+    return len(_SHARED_STEPS)
+
+
+def _optimizer_key(optimizer: keras.optimizers.Optimizer) -> str:
+    """The optimizer's settings, without its name (Keras numbers the names of later instances)."""
+    config = {key: value for key, value in optimizer.get_config().items() if key != "name"}
+    return json.dumps([type(optimizer).__qualname__, config], sort_keys=True, default=str)
+
+
 class _JaxStepper(Stepper):
-    """JAX: the parameters and the optimizer's variables are passed through a pure step."""
+    """JAX: the parameters, the optimizer's variables and the network's weights pass through a pure step."""
 
     def _begin(self, slot: _Slot, params: np.ndarray) -> None:
         self._state = (ops.convert_to_tensor(params), [ops.convert_to_tensor(v) for v in slot.initial])
+        self._weights = [variable.value for variable in self._variables]
 
     def _run(self, step: Callable, targets: Any, dynamic: tuple, static: tuple) -> Tensor:
-        params, variables, values = step(*self._state, targets, dynamic, static)
+        params, variables, values = step(*self._state, self._weights, targets, dynamic, static)
         self._state = (params, variables)
         return values
 
@@ -279,26 +374,21 @@ class _JaxStepper(Stepper):
     def params(self) -> Tensor:
         return self._state[0]
 
-    def _compile(self, loss_fn: LossFn, slot: _Slot) -> Callable:
-        import jax
-        import jax.numpy as jnp
-
+    def _compile(self, loss_fn: LossFn, slot: _Slot, share: Hashable | None) -> Callable:
+        if share is None:
+            jax_step = _JaxStep(self.compile)
+        else:
+            shape = tuple(slot.variable.shape)
+            key = (share, shape, str(slot.variable.dtype), _optimizer_key(self.optimizer), bool(self.compile))
+            jax_step = _SHARED_STEPS.get(key)
+            if jax_step is None:
+                jax_step = _SHARED_STEPS[key] = _JaxStep(self.compile)
         optimizer = slot.optimizer
 
-        def loss(params, targets, dynamic, static):
-            values = loss_fn(params, targets, dynamic, static)
-            return -jnp.sum(values), values
+        def run(*args: Any) -> tuple:
+            return jax_step(loss_fn, self._variables, optimizer, *args)
 
-        value_and_grad = jax.value_and_grad(loss, has_aux=True)
-
-        def step(params, variables, targets, dynamic, static):
-            (_, values), grad = value_and_grad(params, targets, dynamic, static)
-            (params,), variables = optimizer.stateless_apply(variables, [grad], [params])
-            return params, variables, values
-
-        if not self.compile:
-            return step
-        return jax.jit(step, static_argnums=(4,))
+        return run
 
 
 def make_stepper(optimizer: keras.optimizers.Optimizer, compile: bool | str = True) -> Stepper:

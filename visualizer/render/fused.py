@@ -25,10 +25,12 @@ target convolution of a render compute only the channel each image renders
 one channel per image. Lucid's graph computes the whole layer; for an early
 layer such as Conv2d_2c_3x3 that convolution is most of the step.
 
-Max pooling is left alone: exact replacements (comparisons per window
-offset, with or without XLA; separable 1x3 and 3x1 pools, exact ties
-included) were no faster in the step than TensorFlow's own gradient with
-oneDNN's CPU kernels (BENCHMARKS.md).
+Max pooling is left alone on TensorFlow: exact replacements (comparisons
+per window offset, with or without XLA; separable 1x3 and 3x1 pools, exact
+ties included) were no faster in the step than TensorFlow's own gradient
+with oneDNN's CPU kernels (BENCHMARKS.md). Under JAX, whose compiler gives
+max pooling a slow gradient on CPUs (XLA's ``select_and_scatter``), the
+copy computes it by comparisons (`visualizer.render.pooling`).
 
 The folded kernels, their adjoints and biases are cached in variables of the
 copy: after assigning new weights to the original model, call
@@ -54,6 +56,9 @@ from keras import layers as kl
 from keras import ops
 
 from visualizer.models.graph import calls_in_model, producer, producer_inputs
+from visualizer.render import backend
+from visualizer.render.pooling import FastMaxPool2D, fast_pool_applies
+from visualizer.render.precision import convolve, current_precision
 
 __all__ = [
     "ChannelSelectedConv2D",
@@ -131,15 +136,16 @@ def conv_same(x: Tensor, kernel: Tensor, adjoint: Tensor | None = None) -> Tenso
     # (TensorFlow would then ask its gradient for the variable too).
     kernel = ops.copy(kernel)
     adjoint = adjoint_kernel(kernel) if adjoint is None else ops.copy(adjoint)
+    precision = current_precision()  # the gradient runs outside the caller's precision block
 
     @ops.custom_gradient
     def forward(x: Tensor) -> tuple[Tensor, Any]:
         def grad(*args: Tensor, upstream: Tensor | None = None) -> Tensor:
             if upstream is None:
                 (upstream,) = args
-            return ops.conv(upstream, adjoint, strides=1, padding="same")
+            return convolve(ops.conv, upstream, adjoint, precision, strides=1, padding="same")
 
-        return ops.conv(x, kernel, strides=1, padding="same"), grad
+        return convolve(ops.conv, x, kernel, precision, strides=1, padding="same"), grad
 
     return forward(x)
 
@@ -176,7 +182,9 @@ def _same_padding_before(size: Any, kernel: int, stride: int) -> Any:
     return (max(total, 0) if isinstance(total, int) else ops.maximum(total, 0)) // 2
 
 
-def strided_input_gradient(upstream: Tensor, kernel: Tensor, inputs: Tensor, strides: tuple) -> Tensor:
+def strided_input_gradient(
+    upstream: Tensor, kernel: Tensor, inputs: Tensor, strides: tuple, precision: str | None = None
+) -> Tensor:
     """The input gradient of a strided "same" convolution, as one stride-1 convolution over the phases.
 
     It computes the full transposed convolution, every phase at once, then
@@ -188,6 +196,7 @@ def strided_input_gradient(upstream: Tensor, kernel: Tensor, inputs: Tensor, str
         kernel: ``[kh, kw, in, out]``.
         inputs: the convolution's input (only its shape is read).
         strides: ``(sh, sw)``.
+        precision: the convolution's precision (`visualizer.render.precision`; default: the current one).
 
     Returns:
         The gradient with respect to `inputs`, their shape.
@@ -205,7 +214,7 @@ def strided_input_gradient(upstream: Tensor, kernel: Tensor, inputs: Tensor, str
     taps = ops.reshape(ops.transpose(taps, (0, 1, 5, 2, 3, 4)), (a, b, -1, r * q * channels))
     padded = ops.pad(upstream, ((0, 0), (a - 1, a - 1), (b - 1, b - 1), (0, 0)))
     # [batch, out_h + a - 1, out_w + b - 1, r * q * in]: every phase of the full transposed convolution.
-    phases = ops.conv(padded, taps, strides=1, padding="valid")
+    phases = convolve(ops.conv, padded, taps, precision, strides=1, padding="valid")
     batch, rows_out, cols_out = (ops.shape(phases)[i] for i in range(3))
     phases = ops.reshape(phases, (batch, rows_out, cols_out, r, q, channels))
     full = ops.reshape(
@@ -235,15 +244,16 @@ def conv_strided_same(x: Tensor, kernel: Tensor, strides: tuple[int, int]) -> Te
     """
     kernel = ops.copy(kernel)  # no variable read inside the custom-gradient function (see conv_same)
     strides = tuple(strides)
+    precision = current_precision()
 
     @ops.custom_gradient
     def forward(x: Tensor) -> tuple[Tensor, Any]:
         def grad(*args: Tensor, upstream: Tensor | None = None) -> Tensor:
             if upstream is None:
                 (upstream,) = args
-            return strided_input_gradient(upstream, kernel, x, strides)
+            return strided_input_gradient(upstream, kernel, x, strides, precision)
 
-        return ops.conv(x, kernel, strides=strides, padding="same"), grad
+        return convolve(ops.conv, x, kernel, precision, strides=strides, padding="same"), grad
 
     return forward(x)
 
@@ -325,8 +335,13 @@ class FusedConv2D(kl.Layer):
         conv = self.conv
         if self.phased_gradient and batched:
             return conv_strided_same(inputs, kernel, conv.strides)
-        return ops.conv(
-            inputs, kernel, strides=conv.strides, padding=conv.padding, dilation_rate=conv.dilation_rate
+        return convolve(
+            ops.conv,
+            inputs,
+            kernel,
+            strides=conv.strides,
+            padding=conv.padding,
+            dilation_rate=conv.dilation_rate,
         )
 
     def call(self, inputs: Tensor) -> Tensor:
@@ -435,12 +450,15 @@ def fuse_for_rendering(model: keras.Model) -> keras.Model:
         ):
             norm_of[id(layer)] = users[0]
     folded_norms = {id(norm) for norm in norm_of.values()}
+    fast_pools = backend.backend_name() == "jax"
 
     def swap(layer: kl.Layer) -> kl.Layer:
         if id(layer) in folded_norms:
             return Passthrough(name=layer.name)
         if _plain_conv(layer):
             return FusedConv2D(layer, norm_of.get(id(layer)), name=layer.name)
+        if fast_pools and fast_pool_applies(layer):
+            return FastMaxPool2D(layer, name=layer.name)
         return layer
 
     return keras.models.clone_model(model, clone_function=swap)

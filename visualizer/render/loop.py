@@ -21,11 +21,20 @@ draws, the images kept at thresholds, and failure handling. A slot whose
 values turn NaN or infinite is optimized once more from another stream; if it
 fails again it is reported, its image is mid-grey and its value NaN, and the
 rest of its batch is unaffected.
+
+Three options keep a compiled step's shapes and function fixed, so that
+``jax.jit`` compiles it once per layer: ``scale_canvas="fixed"`` (the
+transforms on one canvas, `visualizer.render.canvas`, with the objective
+read over the image's region, `Objective.region`), `Objective.switched` (the
+redirected-ReLU warm-up as a step input rather than a second loss), and
+``weights``/``share`` (the network's weights as step arguments, and a key
+under which every renderer of one architecture shares the compiled step;
+`visualizer.render.backend`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -36,7 +45,7 @@ from tqdm.auto import tqdm
 
 from visualizer.render import backend
 from visualizer.render.optimizer import lucid_adam
-from visualizer.render.transforms import Pipeline
+from visualizer.render.transforms import SCALE_CANVASES, Pipeline
 
 __all__ = [
     "LoopResult",
@@ -94,12 +103,24 @@ class Objective:
             index is at most `warmup_steps` (Lucid's redirected ReLU
             gradient: the same values, another gradient); None for none.
         warmup_steps: see `warmup`.
+        switched: ``(images, ids, warm) -> values``: `score` and its warm-up
+            as one function of a scalar bool tensor `warm` (true for the
+            updates whose index is at most `warmup_steps`), used in place of
+            `score` and `warmup` in every update, so that one compiled step
+            serves both phases; None: `score` and `warmup`, two losses.
+        region: for ``scale_canvas="fixed"``: maps the image's valid region
+            on the canvas, ``(height, width)`` on the host, to the rows and
+            columns of what `score` reads that the region produces; the
+            scores (and `switched`) then take it as a keyword, ``region=``
+            (an int32 ``[2]`` tensor), and read only that part.
     """
 
     score: Score
     penalty: Callable[[Tensor], Tensor] | None = None
     warmup: Score | None = None
     warmup_steps: int = 0
+    switched: Callable[..., Tensor] | None = None
+    region: Callable[[tuple[int, int]], tuple[int, int]] | None = None
 
 
 @dataclass(frozen=True)
@@ -281,6 +302,18 @@ class RenderLoop:
         optimizer: a Keras optimizer, used as a template (default
             `visualizer.render.optimizer.lucid_adam`).
         compile: True (compiled step), False (eager) or ``"xla"``.
+        scale_canvas: ``"lucid"`` (each scale's own size) or ``"fixed"`` (one
+            canvas; needs `Objective.region`); per-image draws keep one shape
+            either way and ignore it.
+        weights: the variables the objective reads (the network's); a JAX
+            step takes their values as arguments (`visualizer.render.backend`).
+        share: a key naming the loss's computation given its weights (the
+            architecture and settings); steps are shared under it
+            process-wide. None: this loop's steps are its own.
+
+    Raises:
+        ValueError: an unknown `scale_canvas`, or a fixed canvas without
+            `Objective.region` or with a transform that has no canvas form.
     """
 
     def __init__(
@@ -291,7 +324,12 @@ class RenderLoop:
         per_image_transforms: bool = False,
         optimizer: keras.optimizers.Optimizer | None = None,
         compile: bool | str = True,
+        scale_canvas: str = "lucid",
+        weights: Sequence[keras.Variable] = (),
+        share: Hashable | None = None,
     ):
+        if scale_canvas not in SCALE_CANVASES:
+            raise ValueError(f"Unknown scale_canvas {scale_canvas!r}; valid: {', '.join(SCALE_CANVASES)}.")
         self.parameterization = parameterization
         self.objective = objective
         self.transforms = transforms or Pipeline(())
@@ -299,7 +337,15 @@ class RenderLoop:
         self.optimizer = optimizer or lucid_adam()
         self.stepper = backend.make_stepper(self.optimizer, compile)
         self.static_shapes = backend.needs_static_shapes(compile)
-        self._losses: dict[bool, backend.LossFn] = {}
+        self.canvas = scale_canvas == "fixed" and not per_image_transforms
+        if self.canvas:
+            if objective.region is None:
+                raise ValueError("scale_canvas='fixed' needs an objective with a region (Objective.region).")
+            self.transforms.check_canvas()
+        self.weights = tuple(weights)
+        self.share = share
+        self._losses: dict[str, backend.LossFn] = {}
+        self._view_sizes: dict[tuple[int, ...], tuple[int, int]] = {}
 
     def run(
         self,
@@ -373,23 +419,43 @@ class RenderLoop:
 
     def step_loss(self, warm: bool) -> backend.LossFn:
         """The loss of a step: the warm-up score or the objective's (kept: steps are compiled per loss)."""
-        if warm not in self._losses:
-            score = self.objective.warmup if warm else self.objective.score
+        return self._loss("warm" if warm else "plain")
+
+    def switched_loss(self) -> backend.LossFn:
+        """The loss of every step where the objective is `Objective.switched` (its warm flag a step input)."""
+        return self._loss("switched")
+
+    def _loss(self, phase: str) -> backend.LossFn:
+        """The loss of `phase`: ``"plain"``, ``"warm"`` or ``"switched"``.
+
+        Its ``dynamic`` input is ``(inputs, draws, extents, region, warm)``:
+        the parameterization's step inputs, the transform draws, on the fixed
+        canvas the sizes from `Pipeline.extents` and the objective's region
+        (else None), and the warm flag (``"switched"``; else None).
+        """
+        if phase not in self._losses:
+            score = {"plain": self.objective.score, "warm": self.objective.warmup}.get(phase)
+            switched = self.objective.switched
             penalty, param, transforms = self.objective.penalty, self.parameterization, self.transforms
 
             def loss(params: Tensor, ids: Tensor, dynamic: tuple, static: tuple) -> Tensor:
-                inputs, draws = dynamic
+                inputs, draws, extents, region, warm = dynamic
                 draws = tuple(d if s is None else s for d, s in zip(draws, static))
-                values = score(transforms(param.view(param.images(params, inputs)), draws), ids)
+                images = param.view(param.images(params, inputs))
+                if extents is None:
+                    images, where = transforms(images, draws), {}
+                else:
+                    images, where = transforms.on_canvas(images, draws, extents), {"region": region}
+                values = score(images, ids, **where) if warm is None else switched(images, ids, warm, **where)
                 return values if penalty is None else values - penalty(params)
 
-            self._losses[warm] = loss
-        return self._losses[warm]
+            self._losses[phase] = loss
+        return self._losses[phase]
 
     def split_draws(self, draws: tuple) -> tuple[tuple, tuple]:
         """Transform draws as (tensors for the step, Python ints where they decide shapes)."""
         slots = self.transforms.static_slots(self.per_image_transforms)
-        if not self.static_shapes:
+        if not self.static_shapes or self.canvas:
             slots = (False,) * len(draws)
         dynamic = tuple(
             None if (static or d is None) else ops.convert_to_tensor(d) for d, static in zip(draws, slots)
@@ -397,22 +463,59 @@ class RenderLoop:
         static = tuple(int(d.reshape(-1)[0]) if s else None for d, s in zip(draws, slots))
         return dynamic, static
 
+    def view_size(self, params: np.ndarray) -> tuple[int, int]:
+        """The (height, width) of what the transforms receive, for parameters of this shape."""
+        key = tuple(params.shape)
+        if key not in self._view_sizes:
+            view = self.parameterization.view(self.parameterization.images(ops.convert_to_tensor(params)))
+            self._view_sizes[key] = (int(view.shape[1]), int(view.shape[2]))
+        return self._view_sizes[key]
+
+    def step(
+        self, index: int, ids: Tensor, draws: tuple, inputs: tuple = (), size: tuple[int, int] = (0, 0)
+    ) -> Tensor:
+        """Run update `index` (0-based) of the current optimization with these draws; returns the values.
+
+        Args:
+            index: the update's index (the warm-up covers indices up to `Objective.warmup_steps`).
+            ids: int32 ``[batch]``, each slot's channel.
+            draws: the transform draws (`Pipeline.sample`).
+            inputs: the parameterization's step inputs (tensors).
+            size: what the transforms receive, ``view_size`` (read on the fixed canvas only).
+        """
+        objective = self.objective
+        warms = objective.warmup is not None or objective.switched is not None
+        warm = warms and index <= objective.warmup_steps
+        dynamic, static = self.split_draws(draws)
+        extents = region = flag = None
+        if self.canvas:
+            sizes = self.transforms.extents(size, draws)
+            extents = ops.convert_to_tensor(np.asarray(sizes, dtype="int32"))
+            region = ops.convert_to_tensor(np.asarray(objective.region(sizes[-1]), dtype="int32"))
+        if objective.switched is not None:
+            loss, flag, phase = self.switched_loss(), ops.convert_to_tensor(warm), "switched"
+        else:
+            loss, phase = self.step_loss(warm), warm
+        share = None if self.share is None else (self.share, phase, self.canvas, self.per_image_transforms)
+        return self.stepper.step(loss, ids, (inputs, dynamic, extents, region, flag), static, share)
+
     def _optimize(
         self, channels: list[int], repeats: list[int], schedule: Schedule, attempt: int, bar: Any
     ) -> _Attempt:
         """Optimize one batch from its starting parameters; report per slot whether all stayed finite."""
         batch, param, record = len(channels), self.parameterization, schedule.record
         streams = slot_streams(channels, repeats, schedule.seed, attempt)
-        self.stepper.start(param.initial(streams))
+        initial = param.initial(streams)
+        size = self.view_size(initial) if self.canvas else (0, 0)
+        self.stepper.start(initial, self.weights)
         ids = ops.convert_to_tensor(np.asarray(channels, dtype="int32"))
         draw_rng = np.random.default_rng([schedule.seed, DRAW_STREAM, attempt])
         finite = ops.ones((batch,), dtype="bool")
         history: dict[int, np.ndarray] = {}
         for index in range(schedule.updates):
             inputs = tuple(ops.convert_to_tensor(x) for x in param.step_inputs(streams))
-            draws = self.split_draws(self.transforms.sample(draw_rng, batch, self.per_image_transforms))
-            warm = self.objective.warmup is not None and index <= self.objective.warmup_steps
-            values = self.stepper.step(self.step_loss(warm), ids, (inputs, draws[0]), draws[1])
+            draws = self.transforms.sample(draw_rng, batch, self.per_image_transforms)
+            values = self.step(index, ids, draws, inputs, size)
             finite = ops.logical_and(finite, ops.isfinite(values))
             if index in record:
                 history[record[index]] = ops.convert_to_numpy(param.images(self.stepper.params))

@@ -14,6 +14,15 @@ settings objects (`ImageSettings`, `TransformSettings`, `ObjectiveSettings`,
 `visualizer.render.loop.RenderLoop`, which owns the batches, retries,
 thresholds and failures.
 
+Under JAX (a compiler that needs static shapes) the renderer keeps the
+compiled step's shapes and function fixed: the transforms run on the fixed
+canvas (``scale_canvas="auto"`` is ``"fixed"`` there,
+`visualizer.render.canvas`), the redirected-ReLU warm-up is a step input
+(`visualizer.render.warmup`), and the network's weights are arguments of
+the step, shared by every renderer of the same architecture, layer and
+settings in the process (`visualizer.render.signature`). So a layer
+compiles once, whatever the steps, models or snapshots.
+
 The defaults are those of Lucid 0.3.10's ``render_vis``: 128 px images
 parameterized by their Fourier spectrum (sd 0.01, scaled by
 ``1 / max(f, 1 / size)``), colour-decorrelated and squashed by a sigmoid;
@@ -39,13 +48,16 @@ from keras import ops
 
 # pre_relu_layer, resolve_model_layer and truncate live in `visualizer.models.graph`; re-exported here.
 from visualizer.models.graph import pre_relu_layer, resolve_model_layer, single_input, truncate
-from visualizer.render import backend, loop
+from visualizer.render import backend, canvas, loop
 from visualizer.render import objectives as obj
 from visualizer.render.fused import fuse_for_rendering, refresh_fused, select_target_channels
 from visualizer.render.optimizer import describe, lucid_adam
 from visualizer.render.param import ImageParameterization, fft_image, pixel_image
+from visualizer.render.precision import PRECISIONS, compute_precision
 from visualizer.render.relu import redirect_relu_gradients
-from visualizer.render.transforms import Pipeline, Transform, standard_transforms
+from visualizer.render.signature import network_signature
+from visualizer.render.transforms import SCALE_CANVASES, Pipeline, Transform, standard_transforms
+from visualizer.render.warmup import switch_relu_gradients, warmup_switch
 
 __all__ = [
     "OBJECTIVES",
@@ -133,12 +145,23 @@ class TransformSettings:
             `Transform` (kept as a tuple), or ``()``/None for none.
         per_image_transforms: independent draws per image instead of one draw
             per step shared by the batch (Lucid's behaviour).
+        scale_canvas: ``"lucid"`` (each scale draw resizes the batch to its
+            own size, Lucid's), ``"fixed"`` (every scale on one canvas of the
+            largest size, the objective read over the image's region:
+            `visualizer.render.canvas`; one step shape per layer) or
+            ``"auto"`` (``"fixed"`` where the step is compiled per shape,
+            JAX; ``"lucid"`` elsewhere, TensorFlow's default).
     """
 
     transforms: str | tuple[Transform, ...] | None = "lucid"
     per_image_transforms: bool = False
+    scale_canvas: str = "auto"
 
     def __post_init__(self) -> None:
+        if self.scale_canvas not in ("auto", *SCALE_CANVASES):
+            raise ValueError(
+                f"Unknown scale_canvas {self.scale_canvas!r}; valid: auto, {', '.join(SCALE_CANVASES)}."
+            )
         if isinstance(self.transforms, str):
             if self.transforms not in ("lucid", "standard"):
                 raise ValueError(
@@ -153,6 +176,12 @@ class TransformSettings:
         if isinstance(self.transforms, str):
             return Pipeline(tuple(standard_transforms()))
         return Pipeline(tuple(self.transforms or ()))
+
+    def canvas(self, compile: bool | str) -> str:
+        """The scale canvas in use: `scale_canvas`, with ``"auto"`` resolved for the backend and `compile`."""
+        if self.scale_canvas != "auto":
+            return self.scale_canvas
+        return "fixed" if backend.compiles_per_shape(compile) else "lucid"
 
 
 @dataclass(frozen=True)
@@ -219,6 +248,9 @@ class ComputeSettings:
             model's own layers, as Lucid does.
         select_channels: with `fuse` and a one-channel objective, let the
             target convolution compute only the channel each image renders.
+        precision: ``"float32"`` or ``"bf16"``: the fused network's
+            convolutions in bfloat16, parameters, optimizer and everything
+            else in float32 (`visualizer.render.precision`); needs `fuse`.
     """
 
     optimizer: keras.optimizers.Optimizer | None = None
@@ -226,10 +258,17 @@ class ComputeSettings:
     truncate_model: bool = True
     fuse: bool = True
     select_channels: bool = True
+    precision: str = "float32"
 
     def __post_init__(self) -> None:
         if self.compile not in backend.COMPILE_MODES:
             raise ValueError(f"Unknown compile setting {self.compile!r}; valid: True, False, 'xla'.")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"Unknown precision {self.precision!r}; valid: {', '.join(PRECISIONS)}.")
+        if self.precision != "float32" and not self.fuse:
+            raise ValueError(
+                f"precision={self.precision!r} computes the fused network's convolutions; it needs fuse=True."
+            )
 
 
 _SETTINGS = {
@@ -279,17 +318,35 @@ class ChannelRenderer:
         self.channel_count = int(model.get_layer(self.layer).output.shape[-1])
         self.net, self.selects_channels = self._network(model)
         steps = self.objective.relu_redirect_steps
-        self.redirect_net = None if steps is None else redirect_relu_gradients(self.net)
+        per_shape = backend.compiles_per_shape(self.compute.compile)
+        # Where steps are compiled per function (JAX), one switched network serves both phases.
+        self.switched_net = switch_relu_gradients(self.net) if steps is not None and per_shape else None
+        self.redirect_net = None
+        if steps is not None and self.switched_net is None:
+            self.redirect_net = redirect_relu_gradients(self.net)
         self.pipeline = self.transforms.pipeline()
+        self.scale_canvas = self.transforms.canvas(self.compute.compile)
         self.optimizer = self.compute.optimizer or lucid_adam()
+        self._regions: dict[tuple[int, int], tuple[int, int]] = {}
         warmup = None if self.redirect_net is None else self._score(self.redirect_net)
+        switched = None if self.switched_net is None else self._switched_score(self.switched_net)
+        objective = loop.Objective(
+            self._score(self.net),
+            warmup=warmup,
+            warmup_steps=steps or 0,
+            switched=switched,
+            region=self.region,
+        )
         self.loop = loop.RenderLoop(
             self.image.parameterization(),
-            loop.Objective(self._score(self.net), warmup=warmup, warmup_steps=steps or 0),
+            objective,
             self.pipeline,
             self.transforms.per_image_transforms,
             self.optimizer,
             self.compute.compile,
+            scale_canvas=self.scale_canvas,
+            weights=self._weights(),
+            share=self._share_key(),
         )
 
     @classmethod
@@ -298,9 +355,9 @@ class ChannelRenderer:
 
         The names are `render_channels`' keywords (``size``, ``param``,
         ``decorrelate``, ``transforms``, ``per_image_transforms``,
-        ``objective``, ``diversity``, ``diversity_group``,
-        ``relu_redirect_steps``, ``optimizer``, ``compile``, ``fuse``) plus
-        ``truncate_model`` and ``select_channels``.
+        ``scale_canvas``, ``objective``, ``diversity``, ``diversity_group``,
+        ``relu_redirect_steps``, ``optimizer``, ``compile``, ``fuse``,
+        ``precision``) plus ``truncate_model`` and ``select_channels``.
 
         Raises:
             TypeError: a keyword no settings class has.
@@ -324,6 +381,39 @@ class ChannelRenderer:
         selectable = self.compute.fuse and self.compute.select_channels and self.compute.truncate_model
         selected = select_target_channels(net) if selectable and self.objective.one_channel else None
         return selected or net, selected is not None
+
+    def _weights(self) -> list[keras.Variable]:
+        """Every variable the scores read: the network's and its switched or redirected copy's, once each."""
+        seen, weights = set(), []
+        for net in (self.net, self.switched_net, self.redirect_net):
+            for variable in [] if net is None else net.variables:
+                if id(variable) not in seen:
+                    seen.add(id(variable))
+                    weights.append(variable)
+        return weights
+
+    def _share_key(self) -> tuple | None:
+        """What names this renderer's step given its weights (`visualizer.render.signature`), or None.
+
+        None where the objective is a callable or the network cannot be
+        described: such a renderer's steps are its own.
+        """
+        if not isinstance(self.objective.objective, str):
+            return None
+        architecture = network_signature(self.net)
+        if architecture is None:
+            return None
+        objective, image, compute = self.objective, self.image, self.compute
+        return (
+            architecture,
+            self.layer,
+            self.selects_channels,
+            (image.size, image.param, image.decorrelate),
+            repr(self.pipeline),
+            (objective.objective, objective.diversity, objective.diversity_group),
+            objective.relu_redirect_steps,
+            (compute.truncate_model, compute.fuse, compute.select_channels, compute.precision),
+        )
 
     # -- the objective ------------------------------------------------------------------------
 
@@ -352,20 +442,50 @@ class ChannelRenderer:
         return name
 
     def _score(self, net: keras.Model) -> loop.Score:
-        """The loop's score: each image's objective, read from `net`'s activations."""
+        """The loop's score: each image's objective, read from `net`'s activations.
 
-        def score(images: Tensor, ids: Tensor) -> Tensor:
-            if self.selects_channels:
-                # The net returns only channel ids[b] for image b: channel 0 of its output.
-                acts = net([images, ids], training=False)
-                return self.batch_objective(ops.zeros_like(ids))(lambda name: acts)
-            acts = net(images, training=False)
+        With ``region`` (the fixed canvas), only the activations of the
+        image's region count (`visualizer.render.canvas.restrict`).
+        """
+        centre = self.objective.objective == "neuron"
+
+        def score(images: Tensor, ids: Tensor, region: Tensor | None = None) -> Tensor:
+            with compute_precision(self.compute.precision):
+                acts = net([images, ids] if self.selects_channels else images, training=False)
             if isinstance(acts, (list, tuple)):
                 acts = acts[0]
             acts = _as_nhwc(acts)
+            if region is not None:
+                acts = canvas.restrict(acts, region, centre)
+            if self.selects_channels:
+                # The net returns only channel ids[b] for image b: channel 0 of its output.
+                return self.batch_objective(ops.zeros_like(ids))(lambda name: acts)
             return self.batch_objective(ids)(lambda name: acts)
 
         return score
+
+    def _switched_score(self, net: keras.Model) -> Any:
+        """The loop's switched score: `_score` of the switched network with its warm-up switch set."""
+        score = self._score(net)
+
+        def switched(images: Tensor, ids: Tensor, warm: Tensor, region: Tensor | None = None) -> Tensor:
+            with warmup_switch(warm):
+                return score(images, ids, region)
+
+        return switched
+
+    def region(self, extent: tuple[int, int]) -> tuple[int, int]:
+        """The rows and columns of the layer's activations that an image of `extent` pixels produces."""
+        extent = (int(extent[0]), int(extent[1]))
+        if extent not in self._regions:
+            images = keras.KerasTensor((1, *extent, 3))
+            ids = keras.KerasTensor((1,), dtype="int32")
+            spec = self.net.compute_output_spec([images, ids] if self.selects_channels else images)
+            if isinstance(spec, (list, tuple)):
+                spec = spec[0]
+            shape = tuple(spec.shape)
+            self._regions[extent] = (int(shape[1]), int(shape[2])) if len(shape) == 4 else (1, 1)
+        return self._regions[extent]
 
     # -- rendering ----------------------------------------------------------------------------
 
@@ -449,6 +569,8 @@ class ChannelRenderer:
             "optimizer": describe(self.optimizer),
             "compile": self.compute.compile,
             "fuse": self.compute.fuse,
+            "scale_canvas": "fixed" if self.loop.canvas else "lucid",
+            "precision": self.compute.precision,
             "backend": backend.backend_name(),
             "kernels": backend.kernel_library(),
             **extra,
@@ -478,6 +600,8 @@ def render_channels(
     lucid_step_count: bool = False,
     fuse: bool = True,
     diversity_group: int | None = None,
+    scale_canvas: str = "auto",
+    precision: str = "float32",
 ) -> Rendering:
     """Render one feature visualization per channel of one layer, Lucid's way, batched.
 
@@ -519,6 +643,10 @@ def render_channels(
             (``channels=[3, 3, 7, 7], diversity=100, diversity_group=2``: two
             diverse images of channel 3 and of channel 7); `batch_size` must
             be a multiple of it. None: the whole batch is one group (Lucid).
+        scale_canvas: ``"auto"`` (``"fixed"`` under JAX, ``"lucid"`` on
+            TensorFlow and PyTorch), ``"lucid"`` (each scale its own size) or
+            ``"fixed"`` (one canvas; see `TransformSettings`).
+        precision: ``"float32"`` or ``"bf16"`` (convolutions in bfloat16; see `ComputeSettings`).
 
     Returns:
         A `Rendering`. A channel whose values turn NaN or infinite is retried
@@ -533,8 +661,8 @@ def render_channels(
         model,
         layer,
         ImageSettings(size, param, decorrelate),
-        TransformSettings(transforms, per_image_transforms),
+        TransformSettings(transforms, per_image_transforms, scale_canvas),
         ObjectiveSettings(objective, diversity, diversity_group, relu_redirect_steps),
-        ComputeSettings(optimizer, compile, fuse=fuse),
+        ComputeSettings(optimizer, compile, fuse=fuse, precision=precision),
     )
     return renderer.render(channels, steps, seed, batch_size, thresholds, progress, lucid_step_count)

@@ -15,6 +15,12 @@ every backend (TensorFlow's projective-transform op has an approximate image
 gradient and cannot be XLA-compiled); the one exception is the shared-draw
 scale on TensorFlow, which runs TensorFlow's own resize op (exact gradient,
 the same sampling, faster).
+
+Transforms that change the image's size also have a *canvas form*
+(`visualizer.render.canvas`): on the fixed canvas (``scale_canvas="fixed"``)
+every step has one shape, the image a valid region of it whose size the
+host computes from the draws (`Pipeline.extents`), so a compiler that needs
+static shapes compiles a layer once instead of once per scale.
 """
 
 from __future__ import annotations
@@ -26,9 +32,10 @@ from typing import Any
 import numpy as np
 from keras import ops
 
-from visualizer.render import backend
+from visualizer.render import backend, canvas
 
 __all__ = [
+    "SCALE_CANVASES",
     "LUCID_DEGREES_TO_RADIANS",
     "STANDARD_ANGLES",
     "STANDARD_SCALES",
@@ -47,6 +54,10 @@ __all__ = [
 
 Tensor = Any
 Draw = Any  # None, a NumPy int array, a tensor, or a Python int (static draws)
+Extent = tuple[int, int]
+
+SCALE_CANVASES = ("lucid", "fixed")
+"""``lucid``: each scale its own size (Lucid's); ``fixed``: one canvas (`visualizer.render.canvas`)."""
 
 LUCID_DEGREES_TO_RADIANS = 3.14 / 180.0  # Lucid converts with 3.14, not pi
 STANDARD_SCALES = tuple(1 + (i - 5) / 50.0 for i in range(11))
@@ -67,12 +78,22 @@ class Transform:
         sample: ``(rng, batch, per_image) -> draw`` (None for deterministic ones).
         shape_changing: whether a shared draw decides the output size (such
             draws are static arguments under compilers that need static shapes).
+        extent: ``((height, width), draw) -> (height, width)``: the image's
+            size after the transform, on the host, for a shared draw; None:
+            the size is kept.
+        on_canvas: the canvas form, ``(images, draw, extent_in, extent_out)
+            -> images`` on tensors of a fixed shape where the image is the
+            region ``extent_in`` (int32 ``[2]``) at the origin; None: the
+            transform has none, and is applied as it is where the image fills
+            the canvas (before any scale).
     """
 
     name: str
     apply: Callable[[Tensor, Draw], Tensor]
     sample: Callable[[np.random.Generator, int, bool], Draw] = field(default=_no_draw)
     shape_changing: bool = False
+    extent: Callable[[Extent, Draw], Extent] | None = None
+    on_canvas: Callable[[Tensor, Draw, Tensor, Tensor], Tensor] | None = None
 
     def __call__(self, images: Tensor, draw: Draw = None) -> Tensor:
         """Apply the transform with a given draw."""
@@ -100,6 +121,61 @@ class Pipeline:
         """Apply every transform with its draw."""
         for transform, draw in zip(self.transforms, draws):
             images = transform(images, draw)
+        return images
+
+    def check_canvas(self) -> None:
+        """Raise ValueError where a transform after a scale has no canvas form (see `on_canvas`)."""
+        whole = True
+        for transform in self.transforms:
+            if not whole and transform.on_canvas is None:
+                raise ValueError(
+                    f"{transform.name} has no fixed-canvas form and follows a scale; use "
+                    "scale_canvas='lucid', or put it before the scale."
+                )
+            whole = whole and not transform.shape_changing
+
+    def extents(self, size: Extent, draws: Sequence[Draw]) -> list[Extent]:
+        """The image's size before each transform and after the last, on the host, for shared draws.
+
+        Args:
+            size: the (height, width) of the images the pipeline receives.
+            draws: one step's draws (`sample` with ``per_image=False``).
+
+        Returns:
+            ``len(transforms) + 1`` sizes.
+        """
+        sizes = [(int(size[0]), int(size[1]))]
+        for transform, draw in zip(self.transforms, draws):
+            if transform.extent is not None:
+                sizes.append(tuple(int(n) for n in transform.extent(sizes[-1], draw)))
+            else:
+                sizes.append(sizes[-1])
+        return sizes
+
+    def on_canvas(self, images: Tensor, draws: Sequence[Draw], extents: Tensor) -> Tensor:
+        """Apply every transform on the fixed canvas (`visualizer.render.canvas`).
+
+        Until the first size-changing draw (the scale) the image fills the
+        canvas and each transform is applied as it is; from there on, in its
+        canvas form.
+
+        Args:
+            images: ``[B, H, W, C]``.
+            draws: one step's shared draws (tensors or arrays).
+            extents: int32 ``[len(transforms) + 1, 2]``, from `extents`.
+
+        Returns:
+            The canvas the network reads; the image is its region ``extents[-1]``.
+        """
+        whole = True
+        for index, (transform, draw) in enumerate(zip(self.transforms, draws)):
+            if whole and not transform.shape_changing:
+                images = transform(images, draw)
+                continue
+            if transform.on_canvas is None:
+                raise ValueError(f"{transform.name} has no fixed-canvas form; see Pipeline.check_canvas.")
+            images = transform.on_canvas(images, draw, extents[index], extents[index + 1])
+            whole = False
         return images
 
     def __repr__(self) -> str:
@@ -136,7 +212,14 @@ def pad(width: int, mode: str = "reflect", constant_value: float = 0.5) -> Trans
             return ops.pad(images, paddings, mode="constant", constant_values=constant_value)
         return ops.pad(images, paddings, mode="reflect")
 
-    return Transform(f"pad({width}, {mode!r}, {constant_value})", apply)
+    def extent(size: Extent, draw: Draw) -> Extent:
+        return size[0] + 2 * width, size[1] + 2 * width
+
+    def on_canvas(images: Tensor, draw: Draw, extent_in: Tensor, extent_out: Tensor) -> Tensor:
+        return canvas.pad_on_canvas(images, width, constant_value, extent_in, extent_out)
+
+    form = on_canvas if mode == "constant" else None  # a reflection needs the image's edge: no canvas form
+    return Transform(f"pad({width}, {mode!r}, {constant_value})", apply, extent=extent, on_canvas=form)
 
 
 def jitter(d: int) -> Transform:
@@ -162,7 +245,13 @@ def jitter(d: int) -> Transform:
         cols = draw[:, 1:] + ops.arange(width - d, dtype="int32")[None, :]
         return _take_rows_cols(images, rows, cols)
 
-    return Transform(f"jitter({d})", apply, sample)
+    def extent(size: Extent, draw: Draw) -> Extent:
+        return size[0] - d, size[1] - d
+
+    def on_canvas(images: Tensor, draw: Draw, extent_in: Tensor, extent_out: Tensor) -> Tensor:
+        return canvas.jitter_on_canvas(images, d, draw, extent_out)
+
+    return Transform(f"jitter({d})", apply, sample, extent=extent, on_canvas=on_canvas)
 
 
 def _take_rows_cols(images: Tensor, rows: Tensor, cols: Tensor) -> Tensor:
@@ -304,7 +393,17 @@ def random_scale(scales: Sequence[float], fill: float = 0.5) -> Transform:
         new_w = ops.cast(factor * ops.cast(width, "float32"), "int32")
         return resize_bilinear_legacy(images, new_h, new_w)
 
-    return Transform(f"random_scale({[round(float(s), 4) for s in scales]})", apply, sample, True)
+    def extent(size: Extent, draw: Draw) -> Extent:
+        factor = table[int(np.asarray(draw).reshape(-1)[0])]
+        return scaled_size(size[0], factor), scaled_size(size[1], factor)
+
+    def on_canvas(images: Tensor, draw: Draw, extent_in: Tensor, extent_out: Tensor) -> Tensor:
+        _, height, width, _ = images.shape
+        largest = (max(scaled_size(height, f) for f in table), max(scaled_size(width, f) for f in table))
+        return canvas.scale_on_canvas(images, largest, extent_in, extent_out)
+
+    name = f"random_scale({[round(float(s), 4) for s in scales]})"
+    return Transform(name, apply, sample, True, extent=extent, on_canvas=on_canvas)
 
 
 def _round_half_away(x: Tensor) -> Tensor:
@@ -382,7 +481,11 @@ def random_rotate(angles: Sequence[float], units: str = "degrees") -> Transform:
         index = ops.reshape(ops.convert_to_tensor(draw, "int32"), (-1,))
         return rotate_nearest(images, ops.take(ops.convert_to_tensor(table), index))
 
-    return Transform(f"random_rotate({list(angles)}, {units!r})", apply, sample)
+    def on_canvas(images: Tensor, draw: Draw, extent_in: Tensor, extent_out: Tensor) -> Tensor:
+        index = ops.reshape(ops.convert_to_tensor(draw, "int32"), (-1,))
+        return canvas.rotate_on_canvas(images, ops.take(ops.convert_to_tensor(table), index)[0], extent_in)
+
+    return Transform(f"random_rotate({list(angles)}, {units!r})", apply, sample, on_canvas=on_canvas)
 
 
 def standard_transforms() -> list[Transform]:

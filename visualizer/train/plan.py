@@ -12,7 +12,7 @@ import hashlib
 import json
 from pathlib import Path
 
-from visualizer.config import Config, ConfigError, ModelConfig
+from visualizer.config import Config, ConfigError, ModelConfig, model_settings
 from visualizer.data.loader import DOWNLOADS, missing_inputs
 from visualizer.train.snapshots import FINAL, read_meta, snapshot_dir
 
@@ -31,15 +31,37 @@ def model_hash(config: Config, name: str) -> str:
     descriptions do not count.
     """
     model = config.model(name)
-    settings = dataclasses.asdict(model)
+    settings = model_settings(model)
     settings.pop("description")
+    network = dataclasses.asdict(config.network)
+    if not config.is_inception(name) and model.source != "transfer":
+        network = {}  # [network] shapes only the networks the project builds or trains
     payload = {
         "model": settings,
-        "network": dataclasses.asdict(config.network),
+        "network": network,
         "seed": config.project.seed,
         "parent": model_hash(config, model.parent) if model.source == "transfer" else None,
     }
+    if model.source in ("keras", "frozen_graph"):
+        payload["file"] = _file_digest(config.model_path(model))
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _file_digest(path: Path) -> str | None:
+    """SHA-256 of a model file, or of a runs folder's ``meta.json`` files and model sizes; None if missing."""
+    digest = hashlib.sha256()
+    if path.is_dir():
+        for meta in sorted(path.glob("*/meta.json")):
+            digest.update(meta.read_bytes())
+            model = meta.with_name("model.keras")
+            digest.update(str(model.stat().st_size if model.exists() else -1).encode())
+    elif path.is_file():
+        with open(path, "rb") as stream:
+            for block in iter(lambda: stream.read(1 << 20), b""):
+                digest.update(block)
+    else:
+        return None
+    return digest.hexdigest()
 
 
 def checkpoint_missing(prefix: Path) -> bool:
@@ -49,14 +71,21 @@ def checkpoint_missing(prefix: Path) -> bool:
     return not Path(f"{prefix}.index").exists()
 
 
-def _check_settings(model: ModelConfig) -> None:
+def _check_settings(config: Config, model: ModelConfig) -> None:
     where = f"model {model.name!r}"
-    if model.source == "checkpoint":
+    if model.source in ("checkpoint", "keras", "frozen_graph"):
         if model.snapshots:
             raise ConfigError(
-                f"{where}: a checkpoint model has only 'final'; remove snapshots {model.snapshots}."
+                f"{where}: a {model.source} model's snapshots are its own ('final', or a keras runs "
+                f"folder's); remove snapshots {model.snapshots}."
             )
         return
+    if model.source == "transfer" and config.root_model(model.name).source == "frozen_graph":
+        raise ConfigError(
+            f"{where}: a transfer from a frozen_graph parent ({model.parent!r}) is not built yet (issue #22: "
+            "a frozen graph's weights are constants); export the network as a .keras file and use "
+            'source = "keras".'
+        )
     if model.head == "logits":
         raise ConfigError(f"{where}: head 'logits' comes only from a checkpoint; valid: dense, single_dense.")
     if model.steps < 0 or model.epochs < 0 or (model.steps == 0 and model.epochs == 0):
@@ -118,7 +147,7 @@ def training_plan(config: Config, models: list[str] | None = None) -> list[Model
         add(name)
     plan = [config.model(name) for name in names if name in chosen]
     for model in plan:
-        _check_settings(model)
+        _check_settings(config, model)
     _check_inputs(config, plan)
     return plan
 
@@ -138,6 +167,14 @@ def _check_inputs(config: Config, plan: list[ModelConfig]) -> None:
                     model.name,
                     "the TF-slim InceptionV1 checkpoint, inception_v1_2016_08_28.tar.gz from the TF-slim "
                     "model zoo (https://github.com/tensorflow/models/tree/master/research/slim)",
+                )
+        elif model.source in ("keras", "frozen_graph"):
+            path = config.model_path(model)
+            if not path.exists():
+                need(
+                    str(path),
+                    model.name,
+                    f"the {model.source} model's file (path, relative to the config file)",
                 )
         elif model.dataset.kind != "world":
             if not model.dataset.path:

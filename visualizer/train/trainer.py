@@ -5,9 +5,15 @@ For each model (config order, parents first):
 - ``source = "checkpoint"``: build with slim's logits head, load the TF1
   checkpoint, save it as snapshot ``final``;
 - ``source = "pretrain"``: train a fresh network on its dataset;
-- ``source = "transfer"``: take the parent's ``final`` model, copy its base
-  network (all 57 conv layers, by name) into a fresh network with the
-  configured head, and fine-tune everything: no frozen layers.
+- ``source = "keras"``: import the model file (or every snapshot of a runs
+  folder) on images in [0, 1] (`visualizer.models.own.load_keras_source`);
+- ``source = "frozen_graph"``: nothing to train; the graph is read where it
+  is rendered (`visualizer.atlas.frozen`), and a transfer from it is refused;
+- ``source = "transfer"``: take the parent's ``final`` model; an InceptionV1
+  parent's base network (all 57 conv layers, by name) is copied into a fresh
+  network with the configured head, any other parent is cut at its last
+  feature map or ``base_layer`` (`visualizer.train.any_parent`); then
+  fine-tune everything but the layers in ``freeze``.
 
 Training: Adam (the config's learning rate), batch norm in training mode with
 moving statistics updated at ``batch_norm_momentum`` (Keras's 0.99 by
@@ -41,6 +47,7 @@ from visualizer.data.base import Dataset
 from visualizer.data.loader import open_dataset
 from visualizer.models import inception_v1
 from visualizer.train import tf_backend
+from visualizer.train.any_parent import freeze_layers, transfer_network
 from visualizer.train.evaluate import Evaluation, evaluate, metric_name
 from visualizer.train.heads import copy_base_weights, new_model, set_batch_norm_momentum
 from visualizer.train.plan import model_hash, training_plan
@@ -91,8 +98,8 @@ def _meta(config: Config, model: ModelConfig, snapshot: str, iteration: int, **f
         "iteration": iteration,
         "is_final": snapshot == FINAL,
         "head": model.head,
-        "width": config.network.width,
-        "image_size": config.network.image_size,
+        "width": config.network.width if config.is_inception(model.name) else None,
+        "image_size": config.image_size(model.name),
         "parent": model.parent if model.source == "transfer" else None,
         "config_hash": model_hash(config, model.name),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -124,9 +131,57 @@ def _load_checkpoint(config: Config, model: ModelConfig, progress: bool) -> Trai
     return TrainResult(model.name, "loaded", 0, time.perf_counter() - start, "accuracy", None, None)
 
 
+def _import_keras(config: Config, model: ModelConfig, progress: bool) -> TrainResult:
+    """Write a ``keras`` source's model (or each snapshot of its runs folder) into the runs directory."""
+    from visualizer.models.own import load_keras_source, runs_folder_snapshots
+
+    start = time.perf_counter()
+    path = config.model_path(model)
+    entries = runs_folder_snapshots(path) if path.is_dir() else [(FINAL, path, {})]
+    runs_dir = config.resolve_path(config.project.runs_dir)
+    for snapshot, where, old in entries:
+        file = where / "model.keras" if where.is_dir() else where
+        network = load_keras_source(file, tuple(model.input_range))
+        classes = int(network.output.shape[-1]) if len(network.outputs) == 1 else 0
+        meta = _meta(
+            config,
+            model,
+            snapshot,
+            int(old.get("iteration", 0)),
+            dataset=old.get("dataset")
+            or (model.dataset.world or model.dataset.kind if _has_dataset(model) else ""),
+            dataset_kind=old.get("dataset_kind") or (model.dataset.kind if _has_dataset(model) else "keras"),
+            num_classes=old.get("num_classes", classes),
+            class_names=old.get("class_names", []),
+            multi_label=old.get("multi_label", model.multi_label),
+            loss=old.get("loss"),
+            metric_name=old.get("metric_name", "accuracy"),
+            metric=old.get("metric"),
+        )
+        meta["is_final"] = snapshot == FINAL
+        meta["head"] = old.get("head")  # the model's own, not the config's default for transfers
+        write_snapshot(runs_dir, network, meta)
+    _say(f"{model.name}: imported {path} ({len(entries)} snapshot(s))", progress)
+    return TrainResult(model.name, "loaded", 0, time.perf_counter() - start, "accuracy", None, None)
+
+
+def _has_dataset(model: ModelConfig) -> bool:
+    """Whether a model names a dataset (optional for ``keras`` models): a world or a real one."""
+    return model.dataset.kind != "world" or bool(model.dataset.world)
+
+
+def _frozen_graph(config: Config, model: ModelConfig, progress: bool) -> TrainResult:
+    """Check a ``frozen_graph`` source (its ops and its input) and record it; it is rendered from its file."""
+    from visualizer.models.frozen_source import check_frozen_graph
+
+    check_frozen_graph(config, model)
+    _say(f"{model.name}: {config.model_path(model)} is a frozen graph; nothing to train.", progress)
+    return TrainResult(model.name, "loaded", 0, 0.0, None, None, None)
+
+
 def _open(config: Config, model: ModelConfig) -> Dataset:
     root = config.resolve_path(model.dataset.path) if model.dataset.path else None
-    dataset = open_dataset(model.dataset, root, config.network.image_size, config.project.seed)
+    dataset = open_dataset(model.dataset, root, config.image_size(model.name), config.project.seed)
     if dataset.multi_label != model.multi_label:
         raise ConfigError(
             f"model {model.name!r}: multi_label = {str(model.multi_label).lower()}, but {dataset.name} is "
@@ -143,13 +198,28 @@ def _parent_network(folder: str, stamp: int) -> keras.Model:
     return load_snapshot(path.parent.parent, path.parent.name, path.name)[0]
 
 
+def _parent_final(config: Config, model: ModelConfig) -> keras.Model:
+    final = config.resolve_path(config.project.runs_dir) / model.parent / FINAL
+    stamp = (final / "meta.json").stat().st_mtime_ns if (final / "meta.json").exists() else 0
+    return _parent_network(str(final), stamp)
+
+
 def _build(config: Config, model: ModelConfig, dataset: Dataset) -> keras.Model:
     keras.utils.set_random_seed(_model_seed(config, model.name))
-    network = new_model(dataset.num_classes, model.head, config.network.width, dataset.multi_label)
-    if model.source == "transfer":
-        final = config.resolve_path(config.project.runs_dir) / model.parent / FINAL
-        stamp = (final / "meta.json").stat().st_mtime_ns if (final / "meta.json").exists() else 0
-        copy_base_weights(_parent_network(str(final), stamp), network)
+    if config.is_inception(model.name):
+        network = new_model(dataset.num_classes, model.head, config.network.width, dataset.multi_label)
+        if model.source == "transfer":
+            copy_base_weights(_parent_final(config, model), network)
+    else:
+        network = transfer_network(
+            _parent_final(config, model),
+            dataset.num_classes,
+            model.head,
+            dataset.multi_label,
+            model.base_layer,
+            source=f"model {model.parent!r}",
+        )
+    freeze_layers(network, model.freeze, f"model {model.name!r}")
     set_batch_norm_momentum(network, model.batch_norm_momentum)
     return network
 
@@ -379,10 +449,16 @@ def train_model(
     runs_dir = config.resolve_path(config.project.runs_dir)
     digest = model_hash(config, model.name)
     finished = read_meta(runs_dir / model.name / FINAL)
+    if finished is not None and model.source == "keras" and finished["config_hash"] != digest:
+        finished = None  # the file changed: nothing is trained, so it is imported again
     if finished is not None:
         return _finished_before(model, runs_dir / model.name, digest, finished, progress)
     if model.source == "checkpoint":
         return _load_checkpoint(config, model, progress)
+    if model.source == "keras":
+        return _import_keras(config, model, progress)
+    if model.source == "frozen_graph":
+        return _frozen_graph(config, model, progress)
     _require_tensorflow()
     tf_backend.enable_determinism()
     began = time.perf_counter()

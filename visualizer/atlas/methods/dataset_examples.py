@@ -32,7 +32,7 @@ def _examples_settings(config, model: str) -> dict[str, Any]:
     spec = {
         "model": source.name,
         "dataset": dataset,
-        "size": config.network.image_size,
+        "size": config.image_size(source.name),
         "seed": config.project.seed,
     }
     return {"images": spec, "count": examples.images, "top": examples.top, "steps": 0}
@@ -53,6 +53,7 @@ def _validation_images(spec: dict[str, Any], count: int) -> tuple[np.ndarray, st
     import json
 
     from visualizer.config import DatasetConfig
+    from visualizer.data.base import first_validation_images
     from visualizer.data.loader import open_dataset
 
     key = json.dumps([spec, count], sort_keys=True)
@@ -62,18 +63,13 @@ def _validation_images(spec: dict[str, Any], count: int) -> tuple[np.ndarray, st
     dataset_config = DatasetConfig(**spec["dataset"])
     root = Path(dataset_config.path) if dataset_config.path else None
     dataset = open_dataset(dataset_config, root, spec["size"], spec["seed"])
-    chunks, total = [], 0
-    for images, _labels in dataset.validation_batches(64):
-        chunks.append(np.asarray(images, dtype="float32")[: count - total])
-        total += len(chunks[-1])
-        if total >= count:
-            break
-    if not total:
+    images = first_validation_images(dataset, count)
+    if not len(images):
         raise ValueError(
             f"Dataset {dataset.name!r} of model {spec['model']!r} has no validation images; "
             "dataset examples are drawn from the validation split."
         )
-    found = (np.concatenate(chunks), dataset.name)
+    found = (images, dataset.name)
     while _IMAGES and sum(pixels.nbytes for pixels, _ in _IMAGES.values()) + found[0].nbytes > _IMAGES_BUDGET:
         del _IMAGES[next(iter(_IMAGES))]  # the least recently used first
     _IMAGES[key] = found
@@ -86,20 +82,35 @@ def _check_examples_sources(config: Config, selections: list[SelectionConfig], f
     for selection in selections:
         for name in selection.models or config.model_names():
             source = config.model(name if examples.dataset == "own" else examples.dataset)
-            if source.source == "checkpoint":
-                with_data = [m.name for m in config.models if m.source != "checkpoint"]
+            if not _has_dataset(source):
+                with_data = [m.name for m in config.models if _has_dataset(m)]
+                kind = "a checkpoint" if source.source == "checkpoint" else f"a {source.source} model"
                 fail(
                     "render.examples.dataset",
-                    f"model {source.name!r} is a checkpoint without a dataset to draw examples from; "
-                    f"name a model whose dataset to use, one of: {', '.join(with_data)}",
+                    f"model {source.name!r} is {kind} without a dataset to draw examples from; "
+                    f"give it a [models.dataset] or name a model whose dataset to use, one of: "
+                    f"{', '.join(with_data) or 'none'}",
                 )
+
+
+def _has_dataset(model) -> bool:  # noqa: ANN001 (a ModelConfig)
+    """Whether a model has a dataset to draw examples from (optional for keras and frozen_graph models)."""
+    if model.source == "checkpoint":
+        return False
+    if model.source in ("keras", "frozen_graph"):
+        return model.dataset.kind != "world" or bool(model.dataset.world)
+    return True
 
 
 def _examples_batch_flops(config, layer_id: str) -> float:
     """Scoring a batch: the classifier's forward pass to the layer over every scored image."""
     from visualizer.models.flops import render_step_flops
+    from visualizer.models.layers import UnknownLayerError
 
-    forward = render_step_flops(layer_id, config.network.image_size, config.network.width) / 3
+    try:
+        forward = render_step_flops(layer_id, config.network.image_size, config.network.width) / 3
+    except (UnknownLayerError, KeyError, ValueError):  # another network's layer: FLOPs are InceptionV1's only
+        return 0.0
     return float(config.render.examples.images * forward)
 
 

@@ -28,10 +28,12 @@ class RendererPool:
 
     Compiling a step costs seconds; an atlas renders the same layers of many
     snapshots of one network (the final models and every training snapshot).
-    Where the backend's compiled step reads live weights (TensorFlow,
-    PyTorch), the pool keeps one template network per architecture and copies
-    each snapshot's base weights into it, so every layer compiles once.
-    Elsewhere (JAX) it builds a renderer per call.
+    Where the backend's compiled step reads live weights (TensorFlow and
+    PyTorch read the variables; a JAX step takes their values as arguments),
+    the pool keeps one template network per architecture and copies each
+    snapshot's base weights into it, so every layer compiles once. JAX steps
+    are also shared by renderers of the same architecture and settings across
+    the process (`visualizer.render.backend`), heads and pools apart.
     """
 
     def __init__(self) -> None:
@@ -80,10 +82,25 @@ def _pooled_render(
     **options: Any,
 ) -> Rendering:
     """Render `channels` with the pool's compiled renderer for these settings (`ChannelRenderer` keywords)."""
-    renderer = _POOL.renderer(
-        model, layer, size=size, transforms=transforms, param=param, decorrelate=decorrelate, **options
-    )
+    shared = {"size": size, "transforms": transforms, "param": param, "decorrelate": decorrelate, **options}
+    try:
+        renderer = _POOL.renderer(model, layer, **shared)
+    except Exception as error:  # noqa: BLE001 - a layer type the fused copy cannot take
+        # The model's own layers: the same objective, slower; float32 (bf16 needs the fused copy).
+        # Where those fail too, the fault is not the fused copy's: the first error is the one to see.
+        try:
+            renderer = _POOL.renderer(model, layer, **{**shared, "fuse": False, "precision": "float32"})
+        except Exception:  # noqa: BLE001
+            raise error from None
     return renderer.render(list(channels), steps=steps, seed=seed, batch_size=batch_size, progress=False)
+
+
+def _fused(rendering: Rendering) -> dict[str, Any]:
+    """``{"fused": False}`` where the model's own layers were differentiated (the fused copy could not
+    take a layer type); nothing where the fused copy was, so earlier images keep their settings.
+    Images rendered on the fixed canvas (JAX's default) also record ``"scale_canvas": "fixed"``."""
+    canvas = {"scale_canvas": "fixed"} if rendering.settings.get("scale_canvas") == "fixed" else {}
+    return canvas if rendering.settings.get("fuse", True) else {"fused": False, **canvas}
 
 
 @register_method(
@@ -103,6 +120,8 @@ def lucid(
     param: str = "fft",
     decorrelate: bool = True,
     objective: str = "channel",
+    scale_canvas: str = "auto",
+    precision: str = "float32",
 ) -> MethodResult:
     """Lucid's channel visualization (`visualizer.render`), compiled once per layer and architecture."""
     rendering = _pooled_render(
@@ -116,11 +135,14 @@ def lucid(
         param=param,
         decorrelate=decorrelate,
         objective=objective,
+        scale_canvas=scale_canvas,
+        precision=precision,
     )
     return MethodResult(
         np.asarray(rendering.images),
         np.asarray(rendering.objectives, dtype="float64"),
         list(rendering.failed),
+        _fused(rendering),
     )
 
 
@@ -188,6 +210,8 @@ def diversity(
     transforms: str = "lucid",
     param: str = "fft",
     decorrelate: bool = True,
+    scale_canvas: str = "auto",
+    precision: str = "float32",
 ) -> MethodResult:
     """Several images of each channel, made to differ, on one contact sheet (Lucid's diversity notebook).
 
@@ -212,11 +236,13 @@ def diversity(
         batch_size=images * batch_size or None,
         diversity=weight,
         diversity_group=images,
+        scale_canvas=scale_canvas,
+        precision=precision,
     )
     groups = np.asarray(rendering.images).reshape(len(channels), images, size, size, 3)
     sheets = np.stack([contact_sheet(list(group)) for group in groups])
     values = np.asarray(rendering.objectives, dtype="float64").reshape(len(channels), images).mean(axis=1)
-    return MethodResult(sheets, values, sorted(set(rendering.failed)))
+    return MethodResult(sheets, values, sorted(set(rendering.failed)), _fused(rendering))
 
 
 @register_method(

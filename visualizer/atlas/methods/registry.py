@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from visualizer.atlas.keys import check_component
-from visualizer.config import Config, Fail, SelectionConfig, add_check
+from visualizer.config import RENDER_DEFAULTS_OUTSIDE_DIGEST, Config, Fail, SelectionConfig, add_check
 
 if TYPE_CHECKING:
     pass
@@ -80,15 +80,23 @@ CheckFunction = Callable[[Config, list[SelectionConfig], Fail], None]
 
 
 def render_settings(config) -> dict[str, Any]:
-    """Lucid's settings from ``config.render``."""
+    """Lucid's settings from ``config.render``.
+
+    ``scale_canvas`` and ``precision`` are included only when they differ from
+    their defaults, so images rendered before they existed keep their settings.
+    """
     render = config.render
-    return {
+    settings = {
         "size": render.size,
         "steps": render.steps,
         "transforms": render.transforms,
         "param": render.param,
         "decorrelate": render.decorrelate,
     }
+    for name, default in RENDER_DEFAULTS_OUTSIDE_DIGEST.items():
+        if getattr(render, name) != default:
+            settings[name] = getattr(render, name)
+    return settings
 
 
 def classifier_step_flops(config, layer_id: str) -> float:

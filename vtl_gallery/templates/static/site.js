@@ -47,6 +47,16 @@
     return parts.join(", ");
   }
 
+  // A channel's thumbnail (site path) or "": the layer's pattern ({channel}: the zero-padded index)
+  // unless the channel is one of its exceptions (vtl_gallery/search.py).
+  function thumbOf(layer, channel) {
+    const t = layer.thumb;
+    if (!t) return "";
+    const key = String(channel);
+    if (t.except && Object.prototype.hasOwnProperty.call(t.except, key)) return t.except[key];
+    return t.pattern.replace("{channel}", key.padStart(t.pad || 0, "0"));
+  }
+
   function search(index, query) {
     const q = query.trim().toLowerCase();
     if (!q) return [];
@@ -72,7 +82,8 @@
       if (!best) continue;
       if (channel !== null && layer.channels.includes(channel)) {
         hits.push({ score: best + 50, label: layer.id + ":" + channel, detail: "channel · " + matched,
-          url: pageUrl(index.channelUrl.replace("{layer}", layer.id).replace("{channel}", channel)) });
+          url: pageUrl(index.channelUrl.replace("{layer}", layer.id).replace("{channel}", channel)),
+          thumb: thumbOf(layer, channel) });
       } else if (channel !== null) {
         // Say so, rather than silently returning the layer: and list what was rendered.
         hits.push({ score: best + 50, label: layer.id + ":" + channel + " was not rendered",
@@ -80,7 +91,7 @@
           url: pageUrl(layer.url), missing: layer });
       }
       hits.push({ score: best, label: layer.id, detail: "layer " + layer.paper + " · " + (matched === layer.id ? layer.names[1] || "" : matched),
-        url: pageUrl(layer.url) });
+        url: pageUrl(layer.url), thumb: layer.channels.length ? thumbOf(layer, layer.channels[0]) : "" });
     }
     for (const model of index.models) {
       const s = Math.max(score(model.name, q), score(model.dataset, q));
@@ -115,57 +126,149 @@
     return list;
   }
 
-  function renderHits(container, hits, item, index) {
+  // One hit: a small thumbnail (an empty box where there is none), its label and a detail line.
+  function hitLink(hit) {
+    const a = document.createElement("a");
+    a.href = hit.url;
+    if (hit.missing) a.className = "not-rendered";
+    let picture;
+    if (hit.thumb) {
+      picture = document.createElement("img");
+      picture.src = root + hit.thumb;
+      picture.alt = ""; // the label names the channel; the image repeats it
+      picture.width = 40;
+      picture.height = 40;
+      picture.decoding = "async";
+    } else {
+      picture = document.createElement("span");
+      picture.setAttribute("aria-hidden", "true");
+    }
+    picture.className = "hit-thumb";
+    const text = document.createElement("span");
+    text.className = "hit-text";
+    const small = document.createElement("small");
+    small.textContent = hit.detail;
+    text.append(hit.label, " ", small); // the space keeps label and detail apart in the accessible name
+    a.append(picture, text);
+    return a;
+  }
+
+  function renderHits(container, hits, index) {
     container.textContent = "";
     for (const hit of hits) {
-      const a = document.createElement("a");
-      a.href = hit.url;
-      a.textContent = hit.label;
-      if (hit.missing) a.className = "not-rendered";
-      const small = document.createElement("small");
-      small.textContent = hit.detail;
-      a.appendChild(small);
-      const entry = item ? wrap(item, a) : a;
-      if (item && hit.missing && index) entry.appendChild(channelLinks(index, hit.missing));
+      const entry = wrap("li", hitLink(hit));
+      if (hit.missing && index) entry.appendChild(channelLinks(index, hit.missing));
       container.appendChild(entry);
     }
   }
   function wrap(tag, child) { const el = document.createElement(tag); el.appendChild(child); return el; }
+  function resultCount(hits, query) {
+    if (!query.trim()) return "";
+    return hits.length ? hits.length + (hits.length === 1 ? " result" : " results") : "No match.";
+  }
 
+  // The header's search box is a WAI-ARIA combobox with list autocomplete and automatic selection: focus
+  // stays in the input; typing lists the hits (role=listbox, each hit a link with role=option) and
+  // selects the first; Down and Up move the active option (aria-activedescendant), Enter opens the
+  // selected one (or, with none, submits the form to the search page), Escape closes the list, or
+  // clears the box when it is closed. Without JavaScript the form still submits to the search page.
   function setupHeaderSearch() {
     const input = document.getElementById("q");
     const box = document.getElementById("search-results");
     if (!input || !box) return;
-    input.addEventListener("focus", function () { loadIndex(); });
-    input.addEventListener("input", function () {
-      loadIndex().then(function (index) {
-        const hits = search(index, input.value);
-        renderHits(box, hits);
-        box.hidden = hits.length === 0;
-        if (hits.length) box.firstChild.classList.add("active");
+    const form = input.form;
+    input.setAttribute("role", "combobox");
+    input.setAttribute("aria-autocomplete", "list");
+    input.setAttribute("aria-controls", box.id);
+    input.setAttribute("aria-expanded", "false");
+    box.setAttribute("role", "listbox");
+    box.setAttribute("aria-label", "Search results");
+    const status = document.createElement("div");
+    status.className = "visually-hidden";
+    status.setAttribute("role", "status");
+    box.after(status);
+    let options = [];
+    let selected = -1; // the option Enter opens
+    let inList = false; // the arrow keys have moved into the list (aria-activedescendant is set)
+
+    function select(i, moveIn) {
+      selected = i;
+      inList = moveIn;
+      options.forEach(function (option, j) {
+        option.classList.toggle("active", j === i);
+        option.setAttribute("aria-selected", j === i ? "true" : "false");
       });
-    });
+      if (moveIn && i >= 0) {
+        input.setAttribute("aria-activedescendant", options[i].id);
+        options[i].scrollIntoView({ block: "nearest" });
+      } else {
+        input.removeAttribute("aria-activedescendant");
+      }
+    }
+    function open(show) {
+      const expanded = show && options.length > 0;
+      box.hidden = !expanded;
+      input.setAttribute("aria-expanded", expanded ? "true" : "false");
+      if (!expanded) select(selected, false);
+    }
+    function update() {
+      const query = input.value;
+      loadIndex().then(function (index) {
+        if (input.value !== query) return; // a later keystroke has its own update
+        const hits = search(index, query);
+        box.textContent = "";
+        options = hits.map(function (hit, i) {
+          const option = hitLink(hit);
+          option.id = "search-option-" + i;
+          option.setAttribute("role", "option");
+          option.tabIndex = -1; // options are reached with the arrow keys, not Tab
+          box.appendChild(option);
+          return option;
+        });
+        select(options.length ? 0 : -1, false);
+        open(true);
+        status.textContent = resultCount(hits, query);
+      });
+    }
+
+    input.addEventListener("focus", function () { loadIndex(); });
+    input.addEventListener("input", update);
     input.addEventListener("keydown", function (event) {
-      const links = Array.from(box.querySelectorAll("a"));
-      const current = links.findIndex(function (a) { return a.classList.contains("active"); });
+      const n = options.length;
       if (event.key === "ArrowDown" || event.key === "ArrowUp") {
         event.preventDefault();
-        if (!links.length) return;
-        const next = (current + (event.key === "ArrowDown" ? 1 : -1) + links.length) % links.length;
-        links.forEach(function (a) { a.classList.remove("active"); });
-        links[next].classList.add("active");
-        links[next].scrollIntoView({ block: "nearest" });
-      } else if (event.key === "Enter" && current >= 0) {
-        event.preventDefault();
-        window.location.href = links[current].href;
+        if (!n) return;
+        const down = event.key === "ArrowDown";
+        if (box.hidden) {
+          open(true);
+          if (event.altKey) return;
+        }
+        const next = !inList ? (down ? 0 : n - 1) : (selected + (down ? 1 : -1) + n) % n;
+        select(next, true);
+      } else if (event.key === "Enter") {
+        if (!box.hidden && selected >= 0) {
+          event.preventDefault();
+          window.location.href = options[selected].href;
+        }
       } else if (event.key === "Escape") {
-        box.hidden = true;
-        input.blur();
+        event.preventDefault();
+        if (!box.hidden) {
+          open(false);
+        } else if (input.value) {
+          input.value = "";
+          options = [];
+          box.textContent = "";
+          status.textContent = "";
+          select(-1, false);
+        }
+      } else if (event.key === "Home" || event.key === "End" || event.key === "ArrowLeft" || event.key === "ArrowRight") {
+        if (inList) select(selected, false); // editing keys act on the text again
       }
     });
-    document.addEventListener("click", function (event) {
-      if (!event.target.closest(".search")) box.hidden = true;
-    });
+    box.addEventListener("mousedown", function (event) { event.preventDefault(); }); // keep focus in the input
+    input.addEventListener("blur", function () { open(false); });
+    input.addEventListener("click", function () { if (box.hidden && options.length) open(true); });
+    if (form) form.addEventListener("submit", function () { open(false); });
   }
 
   function setupSearchPage() {
@@ -173,12 +276,14 @@
     const input = document.getElementById("q-page");
     if (!list || !input) return;
     const q = new URLSearchParams(window.location.search).get("q") || "";
+    const count = document.getElementById("search-page-count");
     input.value = q;
     function run() {
       loadIndex().then(function (index) {
         const hits = search(index, input.value);
-        renderHits(list, hits, "li", index);
+        renderHits(list, hits, index);
         if (input.value && !hits.length) list.appendChild(wrap("li", document.createTextNode("No match.")));
+        if (count) count.textContent = resultCount(hits, input.value);
       });
     }
     input.addEventListener("input", run);
