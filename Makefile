@@ -93,7 +93,7 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 
 clean:
-	rm -rf dist build *.egg-info .pytest_cache
+	rm -rf dist .dist.vtl-build.json build *.egg-info .pytest_cache
 
 # docs/screenshots/: every page type (SHOTS in docs/screenshots/take.py) at 1280x900 (<name>.png) and
 # 390x844 (<name>-phone.png), from a built site, with headless chromium.
