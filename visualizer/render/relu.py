@@ -18,7 +18,14 @@ import keras
 from keras import layers as kl
 from keras import ops
 
-__all__ = ["RedirectedActivation", "RedirectedReLU", "is_relu", "redirect_relu_gradients", "redirected_relu"]
+__all__ = [
+    "RedirectedActivation",
+    "RedirectedReLU",
+    "is_relu",
+    "redirect_relu_gradients",
+    "redirected_relu",
+    "replace_relu",
+]
 
 Tensor = Any
 
@@ -74,12 +81,14 @@ class RedirectedReLU(kl.Layer):
         **kwargs: `keras.layers.Layer` arguments (name, dtype).
     """
 
+    relu = staticmethod(redirected_relu)  # the ReLU with its gradient; subclasses swap in another
+
     def __init__(self, max_value: float | None = None, **kwargs: Any):
         super().__init__(**kwargs)
         self.max_value = max_value
 
     def call(self, inputs: Tensor) -> Tensor:
-        return redirected_relu(inputs, self.max_value)
+        return self.relu(inputs, self.max_value)
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
         return input_shape
@@ -99,6 +108,8 @@ class RedirectedActivation(kl.Layer):
         **kwargs: `keras.layers.Layer` arguments.
     """
 
+    relu = staticmethod(redirected_relu)  # the ReLU with its gradient; subclasses swap in another
+
     def __init__(self, layer: kl.Layer, **kwargs: Any):
         super().__init__(**kwargs)
         self.inner = layer
@@ -111,25 +122,39 @@ class RedirectedActivation(kl.Layer):
             outputs = self.inner.call(inputs)
         finally:
             self.inner.activation = activation
-        return redirected_relu(outputs)
+        return self.relu(outputs)
 
     def compute_output_shape(self, input_shape: tuple) -> tuple:
         return self.inner.compute_output_shape(input_shape)
 
 
-def _swap(layer: kl.Layer) -> kl.Layer:
-    if hasattr(layer, "with_redirected_relu"):  # e.g. an imported frozen graph
-        return layer.with_redirected_relu()
+def replace_relu(
+    layer: kl.Layer,
+    relu_layer: type[RedirectedReLU] = RedirectedReLU,
+    activation_layer: type[RedirectedActivation] = RedirectedActivation,
+) -> kl.Layer:
+    """`layer`'s stand-in with another ReLU gradient, or `layer` itself where it applies no plain ReLU.
+
+    ReLU layers (and ReLU6) and ``Activation("relu")`` become `relu_layer`;
+    a layer with ``activation="relu"`` is wrapped in `activation_layer`,
+    which shares its weights.
+    """
     if isinstance(layer, kl.ReLU):
         plain = not layer.negative_slope and not layer.threshold
         if plain and layer.max_value in (None, 6):
-            return RedirectedReLU(max_value=layer.max_value, name=layer.name)
+            return relu_layer(max_value=layer.max_value, name=layer.name)
         return layer
     if isinstance(layer, kl.Activation) and is_relu(layer.activation):
-        return RedirectedReLU(name=layer.name)
+        return relu_layer(name=layer.name)
     if not isinstance(layer, kl.Activation) and is_relu(getattr(layer, "activation", None)):
-        return RedirectedActivation(layer, name=layer.name)
+        return activation_layer(layer, name=layer.name)
     return layer
+
+
+def _swap(layer: kl.Layer) -> kl.Layer:
+    if hasattr(layer, "with_redirected_relu"):  # e.g. an imported frozen graph
+        return layer.with_redirected_relu()
+    return replace_relu(layer)
 
 
 def redirect_relu_gradients(model: keras.Model) -> keras.Model:

@@ -26,7 +26,7 @@ import keras
 from keras import layers as kl
 from keras import ops
 
-from visualizer.render.relu import is_relu
+from visualizer.render.relu import RedirectedActivation, RedirectedReLU, replace_relu
 
 __all__ = ["SwitchedActivation", "SwitchedReLU", "switch_relu_gradients", "switched_relu", "warmup_switch"]
 
@@ -92,7 +92,7 @@ def switched_relu(x: Tensor, max_value: float | None = None) -> Tensor:
     return forward(x)
 
 
-class SwitchedReLU(kl.Layer):
+class SwitchedReLU(RedirectedReLU):
     """A ReLU layer with the switched gradient (`switched_relu`).
 
     Args:
@@ -100,21 +100,10 @@ class SwitchedReLU(kl.Layer):
         **kwargs: `keras.layers.Layer` arguments.
     """
 
-    def __init__(self, max_value: float | None = None, **kwargs: Any):
-        super().__init__(**kwargs)
-        self.max_value = max_value
-
-    def call(self, inputs: Tensor) -> Tensor:
-        return switched_relu(inputs, self.max_value)
-
-    def compute_output_shape(self, input_shape: tuple) -> tuple:
-        return input_shape
-
-    def get_config(self) -> dict:
-        return {**super().get_config(), "max_value": self.max_value}
+    relu = staticmethod(switched_relu)
 
 
-class SwitchedActivation(kl.Layer):
+class SwitchedActivation(RedirectedActivation):
     """Runs a layer with a fused ``activation="relu"`` linearly, then the switched ReLU (shares the layer).
 
     Args:
@@ -122,21 +111,7 @@ class SwitchedActivation(kl.Layer):
         **kwargs: `keras.layers.Layer` arguments.
     """
 
-    def __init__(self, layer: kl.Layer, **kwargs: Any):
-        super().__init__(**kwargs)
-        self.inner = layer
-
-    def call(self, inputs: Tensor) -> Tensor:
-        activation = self.inner.activation
-        self.inner.activation = keras.activations.linear
-        try:
-            outputs = self.inner.call(inputs)
-        finally:
-            self.inner.activation = activation
-        return switched_relu(outputs)
-
-    def compute_output_shape(self, input_shape: Any) -> Any:
-        return self.inner.compute_output_shape(input_shape)
+    relu = staticmethod(switched_relu)
 
 
 class _NoSwitch(Exception):
@@ -146,16 +121,7 @@ class _NoSwitch(Exception):
 def _swap(layer: kl.Layer) -> kl.Layer:
     if hasattr(layer, "with_redirected_relu"):
         raise _NoSwitch(layer.name)
-    if isinstance(layer, kl.ReLU):
-        plain = not layer.negative_slope and not layer.threshold
-        if plain and layer.max_value in (None, 6):
-            return SwitchedReLU(max_value=layer.max_value, name=layer.name)
-        return layer
-    if isinstance(layer, kl.Activation) and is_relu(layer.activation):
-        return SwitchedReLU(name=layer.name)
-    if not isinstance(layer, kl.Activation) and is_relu(getattr(layer, "activation", None)):
-        return SwitchedActivation(layer, name=layer.name)
-    return layer
+    return replace_relu(layer, SwitchedReLU, SwitchedActivation)
 
 
 def switch_relu_gradients(model: keras.Model) -> keras.Model | None:
