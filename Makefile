@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 # Render processes for `make render` (vtl render --workers): a number, or auto (one per CPU).
 WORKERS ?= auto
 
-.PHONY: install render train site serve test test-fast test-bench bench bench-site bench-analyse bench-atlas bench-prior bench-examples bench-methods device-wheels lint format clean screenshots
+.PHONY: install render train site serve test test-fast test-bench bench bench-site bench-analyse bench-atlas bench-prior bench-examples bench-methods device-wheels lint format clean screenshots screenshots-showcase
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -106,3 +106,9 @@ screenshots: $(STAMP)
 		$(PY) tests/helpers/fake_atlas.py build/fake-atlas; fi
 	$(VENV)/bin/vtl site --atlas $(SCREENSHOT_ATLAS) --out build/screenshot-site
 	$(PY) docs/screenshots/take.py --dist build/screenshot-site --out docs/screenshots
+
+# docs/screenshots/efficientnet-*.png: the showcase's pages, from atlas/efficientnet (make render CONFIG=configs/efficientnet.toml).
+screenshots-showcase: $(STAMP)
+	bash tests/setup_system.sh
+	$(VENV)/bin/vtl site --atlas atlas/efficientnet --out build/showcase-site
+	$(PY) docs/screenshots/take.py --set showcase --layer block5c_expand_activation --dist build/showcase-site --out docs/screenshots

@@ -46,6 +46,20 @@ it): the same layers, sizes and batch, on the fixed canvas, with the number
 of step compilations and their seconds, against TensorFlow's (c) of the same
 run.
 
+Other networks: EfficientNet-Lite0 (`visualizer.models.efficientnet_lite`)
+and keras.applications' MobileNetV2, both with random weights (the same
+speed as trained ones), are timed on a few layers each at 128 px, batch
+``--batch`` as the atlas renders: the fused copy (``fused``) against the
+model's own layers (``unfused``), both truncated and compiled, the same
+windows as above; images per second for 256-step renders (the atlas of
+``configs/efficientnet.toml``). Their FLOPs come from the counter for any
+model in `visualizer.models.flops` (forward + input gradient, mean
+transformed size), and each row checks that the fused copy's objective
+equals the model's own on the same random images (relative difference,
+<= 1e-5 to pass). ``--networks``
+picks them (none: ``--networks``), ``--no-inception`` leaves out the
+InceptionV1 rows, ``--json PATH`` writes every row.
+
 ``--onednn on|off`` sets ``TF_ENABLE_ONEDNN_OPTS`` (the project turns it on);
 oneDNN's kernel cache is raised to 32768 so that it holds every strategy's
 kernels at once (the renderer alone needs fewer: ``visualizer/__init__.py``).
@@ -56,6 +70,7 @@ Usage::
     python benchmarks/render.py --strategies lucid lucid+fused batched ours --batch 8
     python benchmarks/render.py --paper --backend jax --batch 64 --layers Mixed_4d_Branch_2_b_3x3  # a GPU
     python benchmarks/render.py --quick --strategies ours --no-convs  # with the JAX row
+    python benchmarks/render.py --no-inception --json build/bench-render.json  # the other networks only
 """
 
 from __future__ import annotations
@@ -83,6 +98,14 @@ LUCID_ITSELF = "lucid-0.3.10"
 STRATEGIES = (LUCID_ITSELF, "lucid", "naive", "lucid+fused", "batched", "ours")
 LUCID_ORACLE = Path(__file__).resolve().parents[1] / "tests" / "helpers" / "lucid_oracle.py"
 LUCID_WINDOW = 33  # updates per window of Lucid's own step (it draws one of 11 scales at random)
+# Other networks (random weights) and the layers timed on each: early, middle and late.
+NETWORKS = {
+    "efficientnet-lite0": ("block2b_activation", "block4c_project_bn", "block6a_expand_activation"),
+    "mobilenetv2": ("block_3_depthwise_relu", "block_8_project_BN", "block_13_expand_relu"),
+}
+NETWORK_SIZE = 128
+NETWORK_STEPS = 256  # configs/efficientnet.toml's atlas: 128 px, 256 steps
+AGREEMENT = 1e-5  # the largest relative difference of fused and unfused objectives that passes
 ATLAS_IMAGES = 4 * 7280  # the paper's atlas: 4 models x 7,280 channels
 STEADY = 1 << 30  # an update index past the redirected-ReLU warm-up
 
@@ -121,6 +144,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_false",
         help="skip the JAX row (timed in a process of its own where JAX is installed)",
     )
+    parser.add_argument(
+        "--networks",
+        nargs="*",
+        choices=tuple(NETWORKS),
+        default=list(NETWORKS),
+        help="other networks timed fused against unfused at 128 px (default: all; none: --networks)",
+    )
+    parser.add_argument(
+        "--no-inception", dest="inception", action="store_false", help="skip InceptionV1's rows"
+    )
+    parser.add_argument("--json", type=Path, help="write every row to this JSON file")
     parser.add_argument("--jax-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     layers = list(LAYERS)
@@ -414,6 +448,138 @@ def measure(net, layer: str, size: int, args: argparse.Namespace, strategies: li
     return rows
 
 
+def build_network(name: str):  # noqa: ANN201 (a keras.Model)
+    """One of `NETWORKS`, random weights (seed 0), for images of any size, without its classifier."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    if name == "efficientnet-lite0":
+        from visualizer.models import efficientnet_lite
+
+        return efficientnet_lite.build(weights=None, include_top=False)
+    if name == "mobilenetv2":
+        return keras.applications.MobileNetV2(include_top=False, weights=None, input_shape=(None, None, 3))
+    raise ValueError(f"Unknown network {name!r}; choose from {sorted(NETWORKS)}.")
+
+
+def objective_agreement(net, layer: str, renderer, channels: list[int], size: int) -> float:
+    """Largest relative difference of `renderer`'s network and `net`'s own layers on the channel objective.
+
+    Both read the same random images in [0, 1] (seed 0); the objective is
+    each image's channel mean, image b reading ``channels[b]``.
+    """
+    import numpy as np
+    from keras import ops
+
+    from visualizer.render.render import truncate
+
+    images = np.random.default_rng(0).uniform(size=(len(channels), size, size, 3)).astype("float32")
+    own = ops.convert_to_numpy(truncate(net, layer)(images, training=False))
+    expected = np.array([own[b, ..., c].mean() for b, c in enumerate(channels)], dtype="float64")
+    if renderer.selects_channels:  # the network computes each image's own channel only
+        ids = np.asarray(channels, dtype="int32")
+        acts = ops.convert_to_numpy(renderer.net([images, ids], training=False))
+        values = acts[..., 0].reshape(len(channels), -1).mean(axis=1)
+    else:
+        acts = renderer.net(images, training=False)
+        acts = ops.convert_to_numpy(acts[0] if isinstance(acts, (list, tuple)) else acts)
+        values = np.array([acts[b, ..., c].mean() for b, c in enumerate(channels)])
+    return float(np.abs(values - expected).max() / max(np.abs(expected).max(), 1e-30))
+
+
+def measure_network(network: str, net, layer: str, size: int, args: argparse.Namespace) -> list[dict]:
+    """Time the fused copy against the model's own layers on one layer of another network.
+
+    Both batch `args.batch` channels, truncated and compiled; best of
+    `args.windows` interleaved windows, as `measure` does. Each row carries
+    the FLOPs per image-step (`visualizer.models.flops.model_render_step_flops`
+    at the mean transformed size) and the fused copy's objective agreement.
+    """
+    from visualizer.models.flops import model_render_step_flops
+    from visualizer.render.fused import refresh_fused
+    from visualizer.render.render import ChannelRenderer
+
+    paths = {"fused": True, "unfused": False}
+    timers, best = {}, dict.fromkeys(paths, float("inf"))
+    for path, fuse in paths.items():
+        started = time.perf_counter()
+        renderer = ChannelRenderer.from_keywords(net, layer, size=size, fuse=fuse)
+        timers[path] = StepTimer(renderer, list(range(min(args.batch, renderer.channel_count))))
+        print(
+            f"  {network} {layer} {size}px {path}: ready in {time.perf_counter() - started:.0f} s",
+            file=sys.stderr,
+            flush=True,
+        )
+    for _ in range(args.windows):
+        for path in paths:
+            best[path] = min(best[path], timers[path].window())
+    sizes = transformed_sizes(size)
+    flops = statistics.mean(model_render_step_flops(net, layer, s) for s in (min(sizes), max(sizes)))
+    fused = timers["fused"].renderer
+    refresh_fused(fused.net)
+    channels = list(range(timers["fused"].batch))
+    agreement = objective_agreement(net, fused.layer, fused, channels, size)
+    rows = []
+    for path in paths:
+        seconds, batch = best[path], timers[path].batch
+        rows.append(
+            {
+                "network": network,
+                "layer": timers[path].renderer.layer,
+                "size": size,
+                "strategy": path,
+                "batch": batch,
+                "ms_per_step": 1000 * seconds,
+                "step_seconds": seconds,
+                "flops_per_image_step": flops,
+                "gflops": flops * batch / seconds / 1e9,
+                "objective_rel_diff": agreement if path == "fused" else 0.0,
+                "selects_channels": timers[path].renderer.selects_channels,
+            }
+        )
+        print(
+            f"  {network} {layer} {size}px {path:7s} batch {batch}: {1000 * seconds:8.1f} ms/step",
+            file=sys.stderr,
+        )
+    return rows
+
+
+def network_table(rows: list[dict], render_steps: int) -> str:
+    """A Markdown table of the other networks: fused against unfused per layer, and the objective check."""
+    lines = [
+        f"| network | layer | px | path | batch | ms/step | images/s ({render_steps} steps) | GFLOP/s "
+        "| fused vs unfused | objective rel. diff |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    by_key = {(r["network"], r["layer"], r["size"], r["strategy"]): r for r in rows}
+    for r in rows:
+        rate = r["batch"] / (render_steps * r["step_seconds"])
+        unfused = by_key.get((r["network"], r["layer"], r["size"], "unfused"))
+        speedup = "-"
+        if r["strategy"] == "fused" and unfused:
+            speedup = f"{unfused['step_seconds'] / r['step_seconds']:.2f}x"
+        check = "-"
+        if r["strategy"] == "fused":
+            verdict = "ok" if r["objective_rel_diff"] <= AGREEMENT else "FAIL"
+            check = f"{r['objective_rel_diff']:.1e} {verdict}"
+        lines.append(
+            f"| {r['network']} | {r['layer']} | {r['size']} | {r['strategy']} | {r['batch']} | "
+            f"{r['ms_per_step']:.1f} | {rate:.4f} | {r['gflops']:.1f} | {speedup} | {check} |"
+        )
+    return "\n".join(lines)
+
+
+def network_rows(args: argparse.Namespace) -> list[dict]:
+    """Every row of `NETWORKS` named in `args.networks` (``--quick``: the middle layer of each)."""
+    rows = []
+    for network in args.networks:
+        net = build_network(network)
+        layers = NETWORKS[network][1:2] if args.quick else NETWORKS[network]
+        for layer in layers:
+            rows += measure_network(network, net, layer, NETWORK_SIZE, args)
+    return rows
+
+
 def jax_worker(args: argparse.Namespace) -> None:
     """Under JAX: time (c) on the fixed canvas per layer and size, printing one ``JAXROW {json}`` line each.
 
@@ -608,10 +774,11 @@ def main(argv: list[str] | None = None) -> None:
         f"images/s for {render_steps}-step renders"
     )
     rows = []
-    for size in args.size:
+    for size in args.size if args.inception else []:
         for layer in args.layers:
             rows += measure(net, layer, size, args, strategies)
-    print(table(rows, render_steps))
+    if rows:
+        print(table(rows, render_steps))
     if any(r.get("convs_seconds") for r in rows):
         print(
             "\nConvolutions without the rest of the step (all of them in one compiled function, forward + "
@@ -623,9 +790,28 @@ def main(argv: list[str] | None = None) -> None:
         print(f"\n(c) under JAX (a process of its own, fixed canvas), batch {args.batch}:")
         print(jax_table(rows, jax_rows(args)))
     floors = [r for r in rows if r["strategy"] == "ours"]
-    print("\nFLOP floor (forward + input gradient, mean transformed size), GFLOP per image-step:")
+    if floors:
+        print("\nFLOP floor (forward + input gradient, mean transformed size), GFLOP per image-step:")
     for r in floors:
         print(f"  {r['layer']} {r['size']}px: {r['flops_per_image_step'] / 1e9:.2f}")
+    others = [] if args.paper else network_rows(args)
+    if others:
+        print(
+            f"\nOther networks (random weights), {NETWORK_SIZE} px, batch {args.batch}: the fused copy "
+            f"against the model's own layers; objective rel. diff: fused against the model, same images "
+            f"(<= {AGREEMENT:g} passes):"
+        )
+        print(network_table(others, NETWORK_STEPS))
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        report = {
+            "machine": machine(),
+            "render_steps": render_steps,
+            "rows": rows,
+            "network_render_steps": NETWORK_STEPS,
+            "networks": others,
+        }
+        args.json.write_text(json.dumps(report, indent=1) + "\n")
     if args.paper:
         rate = statistics.mean(r["batch"] / (render_steps * r["step_seconds"]) for r in floors)
         print(

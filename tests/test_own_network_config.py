@@ -94,11 +94,10 @@ def test_a_missing_model_file_is_listed_before_training(tmp_path):
     assert "tiny.keras" in str(caught.value) and "g.pb" in str(caught.value)
 
 
-def test_a_transfer_from_a_frozen_graph_is_refused_naming_the_issue(tmp_path):
+def test_a_transfer_from_a_frozen_graph_is_planned_after_its_graph(tmp_path):
     from visualizer.train.plan import training_plan
 
     child = CHILD.replace('"base"', '"graph"').replace('base_layer = "dw_relu"\nfreeze = ["c1"]\n', "")
     config = load_config(_write(tmp_path, HEAD + GRAPH + child))
     (tmp_path / "configs" / "g.pb").write_bytes(b"")
-    with pytest.raises(ConfigError, match="issue #22"):
-        training_plan(config)
+    assert [model.name for model in training_plan(config, ["child"])] == ["graph", "child"]

@@ -34,7 +34,16 @@ __all__ = ["main"]
 def _cmd_model_layers(args: argparse.Namespace) -> int:
     from visualizer.models.catalogue import catalogue_of_file, table_lines
 
-    rows = catalogue_of_file(args.model, dense=args.dense, order=args.order)
+    if args.model.lower().endswith(".pb"):  # a frozen graph
+        from visualizer.errors import VtlError
+        from visualizer.models.frozen_source import graph_file_catalogue
+
+        if args.dense:
+            raise VtlError("--dense applies to Keras models; a frozen graph's catalogue lists convolutions.")
+
+        rows = graph_file_catalogue(args.model, args.input, order=args.order)
+    else:
+        rows = catalogue_of_file(args.model, dense=args.dense, order=args.order)
     if args.json:
         json.dump([row.to_json() for row in rows], sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -103,7 +112,12 @@ def _parser() -> argparse.ArgumentParser:
     layers.add_argument(
         "--order", choices=("graph", "paper"), default="graph", help="graph order or the paper's order"
     )
-    layers.add_argument("--model", metavar="PATH", help="a .keras or .h5 model file: its own catalogue")
+    layers.add_argument(
+        "--model", metavar="PATH", help="a .keras or .h5 model file, or a frozen graph .pb: its own catalogue"
+    )
+    layers.add_argument(
+        "--input", metavar="NAME", help="with --model x.pb: the image placeholder (needed if it has several)"
+    )
     layers.add_argument(
         "--dense", action="store_true", help="with --model: also list Dense layers applied to a feature map"
     )

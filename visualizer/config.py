@@ -52,7 +52,7 @@ __all__ = [
 ]
 
 DATASET_KINDS = ("world", "celeba", "flowers17", "pets", "folders")
-MODEL_SOURCES = ("checkpoint", "pretrain", "transfer", "keras", "frozen_graph")
+MODEL_SOURCES = ("checkpoint", "pretrain", "transfer", "keras", "frozen_graph", "zoo")
 # Sources whose network the project builds itself: the slim InceptionV1 (`[network] width` applies).
 INCEPTION_SOURCES = ("checkpoint", "pretrain")
 HEADS = ("logits", "dense", "single_dense")
@@ -113,7 +113,9 @@ class ModelConfig:
     ``.keras``/``.h5`` file or a runs-layout folder at `path` (relative to the
     config file's folder) whose images are in `input_range`;
     ``"frozen_graph"`` a Lucid-style ``.pb`` at `path` with Lucid's
-    `input`, `image_shape` and `image_value_range`.
+    `input`, `image_shape` and `image_value_range`; ``"zoo"`` a network the
+    project builds with published ImageNet weights, named by `network`
+    (`visualizer.models.zoo`).
     """
 
     name: str = ""
@@ -139,6 +141,7 @@ class ModelConfig:
     base_layer: str = ""  # transfer: cut the parent here (empty: at its last feature map)
     freeze: list[str] = field(default_factory=list)  # transfer: layers kept fixed while fine-tuning
     image_size: int = 0  # training and evaluation size (0: [network] image_size)
+    network: str = ""  # zoo: the zoo network's key, e.g. "efficientnet_lite0"
 
 
 @dataclass
@@ -307,6 +310,7 @@ MODEL_DEFAULTS_OUTSIDE_DIGEST = {
     "base_layer": "",
     "freeze": [],
     "image_size": 0,
+    "network": "",
 }
 
 
@@ -504,7 +508,10 @@ def _validate_model_source(model: ModelConfig, where: str, reader: _Reader) -> N
         reader.fail(
             f"{where}.path", f"a {model.source} model needs path = {kind}, relative to the config file"
         )
+    if model.source == "zoo" and not model.network:
+        reader.fail(f"{where}.network", 'a zoo model needs network = "<key>", e.g. "efficientnet_lite0"')
     own = {
+        "network": ("zoo",),
         "path": ("keras", "frozen_graph"),
         "input_range": ("keras",),
         "input": ("frozen_graph",),

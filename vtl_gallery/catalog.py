@@ -17,10 +17,11 @@ import re
 import sqlite3
 import string
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 __all__ = [
+    "INCEPTION_V1",
     "KEY_PATTERN",
     "PATH_FORMAT",
     "Atlas",
@@ -30,11 +31,15 @@ __all__ = [
     "LayerRow",
     "MethodRow",
     "ModelRow",
+    "NetworkRow",
     "SnapshotRow",
     "UnsafeAtlasError",
     "check_component",
     "read_atlas",
 ]
+
+INCEPTION_V1 = "inception_v1"
+"""The network id of the slim InceptionV1 and its transfers (`visualizer.atlas.networks`)."""
 
 KEY_PATTERN = r"[A-Za-z0-9_][A-Za-z0-9_.-]*"
 """The key grammar (docs/formats.md) of atlases that do not record theirs, and of site_src page names:
@@ -152,7 +157,7 @@ class KeyRules:
 
 @dataclass(frozen=True)
 class ModelRow:
-    """One row of ``models``."""
+    """One row of ``models``; `network` is always set (inferred for catalogs that do not record it)."""
 
     name: str
     dataset: str
@@ -161,6 +166,24 @@ class ModelRow:
     description: str
     num_classes: int | None
     width: float | None
+    network: str = INCEPTION_V1
+    network_label: str = ""
+    network_layers: int | None = None
+
+
+@dataclass(frozen=True)
+class NetworkRow:
+    """One network of the atlas: the models that share a layer catalogue.
+
+    Attributes:
+        id: the network id (``inception_v1``, ``efficientnet_lite0``, a model's slug).
+        label: how pages name it (``"InceptionV1"``, ``"EfficientNet-Lite0"``).
+        layers_total: layers in its catalogue; None where the atlas does not record it.
+    """
+
+    id: str
+    label: str
+    layers_total: int | None
 
 
 @dataclass(frozen=True)
@@ -177,7 +200,12 @@ class SnapshotRow:
 
 @dataclass(frozen=True)
 class LayerRow:
-    """One row of ``layers``, with the Lucid name of its block."""
+    """One row of ``layers``, with the Lucid name of its block.
+
+    InceptionV1's rows have the slim facts (scope, short id, graph op, block,
+    paper index); another network's have ``""`` or None there, and its
+    catalogue's kind, aliases, stride and receptive field instead.
+    """
 
     id: str
     slim_scope: str
@@ -187,7 +215,18 @@ class LayerRow:
     channels: int
     kernel: int | None
     graph_index: int
-    paper_index: int
+    paper_index: int | None
+    network: str = INCEPTION_V1
+    kind: str = ""
+    aliases: tuple[str, ...] = ()
+    stride: int | None = None
+    receptive_field: int | None = None
+    grid_stride: int | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """(network, id): what names a layer across networks."""
+        return (self.network, self.id)
 
     @property
     def lucid_block(self) -> str:
@@ -251,7 +290,7 @@ class Atlas:
         meta: the ``meta`` table.
         models: by name, in catalog order (parents before children).
         snapshots: per model, ordered by iteration (final last).
-        layers: by id, every layer of the ``layers`` table.
+        layers: by (network, id), every layer of the ``layers`` table of a network the models have.
         model_layers: (model, layer) -> channel count in that model.
         images: every image, ordered by key.
         methods: by name, the ``methods`` table (empty for an atlas without one).
@@ -261,10 +300,16 @@ class Atlas:
     meta: dict[str, str]
     models: dict[str, ModelRow]
     snapshots: dict[str, list[SnapshotRow]]
-    layers: dict[str, LayerRow]
+    layers: dict[tuple[str, str], LayerRow]
     model_layers: dict[tuple[str, str], int]
     images: list[ImageRow] = field(default_factory=list)
     methods: dict[str, MethodRow] = field(default_factory=dict)
+    networks: dict[str, NetworkRow] = field(default_factory=dict)
+
+    def network_of(self, model: str) -> str:
+        """The network id of a model of the atlas."""
+        row = self.models.get(model)
+        return row.network if row is not None else INCEPTION_V1
 
     def figure_layers(self, figure: int) -> list[str] | None:
         """The layer ids of the paper's figure 6 or 7 the atlas records (meta ``figureN_layers``), or None.
@@ -334,12 +379,18 @@ def read_atlas(root: str | Path) -> Atlas:
 def _read(db: sqlite3.Connection, root: Path) -> Atlas:
     meta = dict(db.execute("SELECT key, value FROM meta"))
     rules = KeyRules.from_meta(meta)
+    model_columns, layer_columns = _columns(db, "models"), _columns(db, "layers")
+    network_fields = ("network", "network_label", "network_layers")
+    recorded = [name if name in model_columns else "NULL" for name in network_fields]
     models: dict[str, ModelRow] = {}
     for row in db.execute(
-        "SELECT name, dataset, dataset_kind, parent, description, num_classes, width "
-        "FROM models ORDER BY name"
+        "SELECT name, dataset, dataset_kind, parent, description, num_classes, width, "
+        f"{', '.join(recorded)} FROM models ORDER BY name"
     ):
-        model = ModelRow(rules.check(row[0], "model name"), *(row[1:3]), row[3] or None, *row[4:])
+        network = rules.check(row[7], "network id") if row[7] else ""
+        model = ModelRow(
+            rules.check(row[0], "model name"), *(row[1:3]), row[3] or None, *row[4:7], network, *row[8:]
+        )
         models[model.name] = model
     models = _parents_first(models)
 
@@ -351,12 +402,18 @@ def _read(db: sqlite3.Connection, root: Path) -> Atlas:
         rules.check(row[1], "snapshot name")
         snapshots[row[0]].append(SnapshotRow(row[0], row[1], row[2], bool(row[3]), row[4], row[5]))
 
-    layers: dict[str, LayerRow] = {}
+    layers: dict[tuple[str, str], LayerRow] = {}
+    extra = ("network", "kind", "aliases", "stride", "receptive_field", "grid_stride")
+    selected = [name if name in layer_columns else "NULL" for name in extra]
     for row in db.execute(
-        "SELECT id, slim_scope, short_id, graph_op, block, channels, kernel, graph_index, paper_index "
-        "FROM layers ORDER BY paper_index, graph_index, id"
+        "SELECT id, slim_scope, short_id, graph_op, block, channels, kernel, graph_index, paper_index, "
+        f"{', '.join(selected)} FROM layers ORDER BY paper_index, graph_index, id"
     ):
-        layers[rules.check(row[0], "layer id")] = LayerRow(*row)
+        network = rules.check(row[9], "network id") if row[9] else INCEPTION_V1
+        layer = LayerRow(
+            rules.check(row[0], "layer id"), *row[1:9], network, row[10] or "", _aliases(row[11]), *row[12:]
+        )
+        layers[layer.key] = layer
     model_layers = {
         (m, layer): n for m, layer, n in db.execute("SELECT model, layer, channels FROM model_layers")
     }
@@ -376,16 +433,96 @@ def _read(db: sqlite3.Connection, root: Path) -> Atlas:
         _validate_image(image, resolved_root, rules)
         images.append(image)
         if image.model not in models:  # an image of a model the models table forgot: show it anyway
-            models[image.model] = ModelRow(image.model, "", "", None, "", None, None)
-        if image.layer not in layers:
-            layers[image.layer] = LayerRow(image.layer, "", "", "", "", 0, None, 10_000, 10_000)
+            models[image.model] = ModelRow(image.model, "", "", None, "", None, None, "")
+    models = _with_networks(models, images, layers)
+    for image in images:
+        key = (models[image.model].network, image.layer)
+        if key not in layers:
+            layers[key] = LayerRow(image.layer, "", "", "", "", 0, None, 10_000, None, key[0])
+    networks = _networks(models, layers)
+    layers = {key: row for key, row in layers.items() if key[0] in networks or not networks}
     for name in models:
         if name not in snapshots:
             snapshots[name] = [
                 SnapshotRow(name, snap, None, snap == "final", None, None)
                 for snap in sorted({i.snapshot for i in images if i.model == name})
             ]
-    return Atlas(root, meta, models, dict(snapshots), layers, model_layers, images, _read_methods(db))
+    return Atlas(
+        root, meta, models, dict(snapshots), layers, model_layers, images, _read_methods(db), networks
+    )
+
+
+def _columns(db: sqlite3.Connection, table: str) -> set[str]:
+    """The column names of a table (an older catalog lacks the newer ones)."""
+    return {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+
+
+def _aliases(text: str | None) -> tuple[str, ...]:
+    """A layer's recorded aliases (a JSON list), or () when there are none or they are not a list."""
+    try:
+        value = json.loads(text) if text else []
+    except ValueError:
+        return ()
+    return tuple(str(name) for name in value) if isinstance(value, list) else ()
+
+
+def _with_networks(
+    models: dict[str, ModelRow], images: list[ImageRow], layers: dict[tuple[str, str], LayerRow]
+) -> dict[str, ModelRow]:
+    """`models`, each with its network: the recorded one, else inferred (docs/formats.md).
+
+    A model that records none (a catalog written before networks were
+    recorded) has its parent's network; a root model is InceptionV1 when it
+    records a width or all of its images' layers are InceptionV1's, else the
+    network named after it.
+    """
+    inception = {layer_id for network, layer_id in layers if network == INCEPTION_V1}
+    own_layers: dict[str, set[str]] = defaultdict(set)
+    for image in images:
+        own_layers[image.model].add(image.layer)
+
+    def infer(name: str, seen: tuple[str, ...] = ()) -> tuple[str, str]:
+        row = models[name]
+        if row.network:
+            return row.network, row.network_label
+        if row.parent in models and row.parent not in seen:
+            return infer(row.parent, (*seen, name))
+        if row.width is not None or (own_layers[name] and own_layers[name] <= inception):
+            return INCEPTION_V1, ""
+        return re.sub(r"[^a-z0-9_]+", "_", name.lower()).strip("_") or name, name
+
+    result = {}
+    for name, row in models.items():
+        network, label = infer(name)
+        result[name] = replace(row, network=network, network_label=row.network_label or label)
+    return result
+
+
+def _networks(models: dict[str, ModelRow], layers: dict[tuple[str, str], LayerRow]) -> dict[str, NetworkRow]:
+    """The networks of the models, InceptionV1 first, then in model order; labelled as their models say."""
+    order = sorted(
+        dict.fromkeys(row.network for row in models.values()), key=lambda network: network != INCEPTION_V1
+    )
+    result = {}
+    for network in order:
+        rows = [row for row in models.values() if row.network == network]
+        label = next((row.network_label for row in rows if row.network_label), "")
+        total = next((row.network_layers for row in rows if row.network_layers), None)
+        if network == INCEPTION_V1:
+            label = label or _inception_label(rows)
+            total = total or sum(1 for key in layers if key[0] == INCEPTION_V1) or None
+        result[network] = NetworkRow(network, label or network, total)
+    return result
+
+
+def _inception_label(rows: list[ModelRow]) -> str:
+    """InceptionV1's label from its models' widths (catalogs that do not record it)."""
+    widths = sorted({row.width for row in rows if row.width})
+    if not widths or widths == [1.0]:
+        return "InceptionV1"
+    if len(widths) == 1:
+        return f"a width-reduced InceptionV1 (width {widths[0]:g})"
+    return "InceptionV1 (widths " + ", ".join(f"{w:g}" for w in widths) + ")"
 
 
 def _read_methods(db: sqlite3.Connection) -> dict[str, MethodRow]:

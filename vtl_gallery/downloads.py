@@ -166,7 +166,7 @@ def csv_text(site: Site) -> str:
                 derived.sha256,
                 _number(image.bytes),
                 image.path,
-                urls.channel(image.layer, image.channel),
+                site.picture(image).page,
                 derived.view_file,
                 derived.original,
             ]
@@ -215,7 +215,7 @@ def manifest(site: Site, files: list[DownloadFile]) -> dict:
     entries = []
     for image in site.atlas.images:
         picture = site.picture(image)
-        layer = site.atlas.layers[image.layer]
+        layer = site.atlas.layers[(site.atlas.network_of(image.model), image.layer)]
         entries.append(
             {
                 "key": {
@@ -227,12 +227,14 @@ def manifest(site: Site, files: list[DownloadFile]) -> dict:
                     "variant": image.variant,
                 },
                 "channel_id": f"{image.layer}:{image.channel}",
+                "network": layer.network,
                 "aliases": {
                     "slim_scope": layer.slim_scope,
                     "short_id": layer.short_id,
                     "graph_op": layer.graph_op,
                     "block": layer.block,
                     "lucid_block": layer.lucid_block,
+                    **({"aliases": list(layer.aliases)} if layer.aliases else {}),
                 },
                 "path": image.path,
                 "sha256": picture.derived.sha256,
@@ -242,7 +244,7 @@ def manifest(site: Site, files: list[DownloadFile]) -> dict:
                 "objective": image.objective,
                 "url": picture.derived.original or None,
                 "view": picture.derived.view_file,
-                "page": urls.channel(image.layer, image.channel),
+                "page": picture.page,
                 "zip": urls.layer_zip(image.model, image.layer) if publishing.zips else None,
             }
         )

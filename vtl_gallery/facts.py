@@ -32,6 +32,8 @@ from typing import TYPE_CHECKING
 
 from markupsafe import Markup, escape
 
+from vtl_gallery.catalog import INCEPTION_V1
+
 if TYPE_CHECKING:
     from vtl_gallery.content import MarkdownPage
     from vtl_gallery.pages import ChannelView, ModelView, Site
@@ -99,7 +101,7 @@ def examples_source(settings: str, model: str) -> str:
 
     Returns:
         ``"from 512 validation images of source world: imagenet's dataset, not this model's own"``,
-        or ``""`` for an image that records no dataset.
+        (with what an inactive channel's grey sheet means), or ``""`` for an image that records no dataset.
     """
     try:
         recorded = json.loads(settings) if settings else {}
@@ -112,8 +114,12 @@ def examples_source(settings: str, model: str) -> str:
     count = f"{scored:,} validation images" if isinstance(scored, int) else "validation images"
     source = str(images.get("model") or model)
     if source != model:
-        return f"from {count} of {images['dataset']}: {source}'s dataset, not this model's own"
-    return f"from {count} of {images['dataset']}: this model's own dataset"
+        text = f"from {count} of {images['dataset']}: {source}'s dataset, not this model's own"
+    else:
+        text = f"from {count} of {images['dataset']}: this model's own dataset"
+    if recorded.get("inactive"):
+        text += "; none of them activates this channel (the same value everywhere), so the sheet is grey"
+    return text
 
 
 def is_synthetic(kind: str | None) -> bool:
@@ -169,8 +175,9 @@ class AtlasFacts:
 
     Attributes:
         images, channels: how many of each the atlas holds.
-        layers_rendered, layers_total: layers with images, and in the layer table.
-        network: ``"InceptionV1"`` or ``"a width-reduced InceptionV1 (width 0.25)"``.
+        layers_rendered, layers_total: layers with images, and in the layer table (all networks).
+        network: the networks' labels in words: ``"InceptionV1"``, ``"a width-reduced InceptionV1
+            (width 0.25)"``, ``"InceptionV1 and EfficientNet-Lite0"``.
         models: each model, parents first.
         datasets: (name, synthetic, model names), in model order.
         methods: each method, in the site's order.
@@ -193,13 +200,27 @@ class AtlasFacts:
     has_transfer: bool = False
     has_temporal: bool = False
     measurements: list[str] = field(default_factory=list)
+    networks: list[tuple[str, int, int | None]] = field(default_factory=list)
+    """Each network: (label, layers with images, layers in its catalogue or None where unknown)."""
+
+    @property
+    def layers_text(self) -> str:
+        """``"13 of the 57 conv layers of InceptionV1 and 4 of the 65 conv layers of EfficientNet-Lite0"``."""
+        networks = self.networks or [(self.network, self.layers_rendered, self.layers_total)]
+        parts = []
+        for label, rendered, total in networks:
+            if total:
+                parts.append(f"{rendered} of the {total} conv layers of {label}")
+            else:
+                parts.append(f"{plural(rendered, 'conv layer')} of {label}")
+        return join_words(parts)
 
     @property
     def holds(self) -> str:
         """What the atlas holds, in one clause."""
         return (
             f"{plural(self.images, 'image')} of {plural(self.channels, 'channel')} in "
-            f"{self.layers_rendered} of the {self.layers_total} conv layers of {self.network}, in "
+            f"{self.layers_text}, in "
             f"{plural(len(self.models), 'model')} on {plural(len(self.datasets), 'dataset')}"
         )
 
@@ -269,13 +290,15 @@ class AtlasFacts:
         }
 
 
-def _network(models: list[ModelView]) -> str:
-    widths = sorted({m.row.width for m in models if m.row.width})
-    if not widths or widths == [1.0]:
-        return "InceptionV1"
-    if len(widths) == 1:
-        return f"a width-reduced InceptionV1 (width {widths[0]:g})"
-    return "InceptionV1 (widths " + ", ".join(f"{w:g}" for w in widths) + ")"
+def _networks(site: Site) -> list[tuple[str, int, int | None]]:
+    """(label, layers with images, catalogue size) of each network of the site, in the site's order."""
+    result = []
+    for network in site.networks or []:
+        layers = site.network_layers(network.id)
+        rendered = sum(layer.has_images for layer in layers)
+        total = network.layers_total or (len(layers) if network.id == INCEPTION_V1 else None)
+        result.append((network.label, rendered, total))
+    return result
 
 
 def _model_facts(model: ModelView) -> ModelFacts:
@@ -292,13 +315,13 @@ def _model_facts(model: ModelView) -> ModelFacts:
 
 def _method_facts(site: Site) -> list[MethodFacts]:
     images: dict[str, int] = defaultdict(int)
-    layers: dict[str, set[str]] = defaultdict(set)
+    layers: dict[str, set[tuple[str, str]]] = defaultdict(set)
     models: dict[str, set[str]] = defaultdict(set)
     for image in site.atlas.images:
         images[image.method] += 1
-        layers[image.method].add(image.layer)
+        layers[image.method].add((site.atlas.network_of(image.model), image.layer))
         models[image.method].add(image.model)
-    paper = [layer.id for layer in site.layers]
+    paper = [layer.row.key for layer in site.layers]
     model_order = [m.name for m in site.models]
     result = []
     for name in site.methods:
@@ -309,7 +332,7 @@ def _method_facts(site: Site) -> list[MethodFacts]:
                 row.kind if row else "image",
                 row.description if row else "",
                 images[name],
-                tuple(layer for layer in paper if layer in layers[name]),
+                tuple(layer[1] for layer in paper if layer in layers[name]),
                 tuple(m for m in model_order if m in models[name]),
                 name == site.primary_method,
                 len(site.layers_with_images),
@@ -340,12 +363,13 @@ def describe(site: Site) -> AtlasFacts:
         synthetic, names = datasets.setdefault(model.dataset or "(unknown)", (model.synthetic, []))
         names.append(model.name)
     example, query = _example(site)
+    networks = _networks(site)
     return AtlasFacts(
         images=site.image_count,
         channels=len(site.channels),
         layers_rendered=len(site.layers_with_images),
         layers_total=len(site.layers),
-        network=_network(site.models),
+        network=join_words(label for label, _, _ in networks) or "InceptionV1",
         models=[_model_facts(m) for m in site.models],
         datasets=[(name, synthetic, names) for name, (synthetic, names) in datasets.items()],
         methods=_method_facts(site),
@@ -355,6 +379,7 @@ def describe(site: Site) -> AtlasFacts:
         has_transfer=any(m.parent is not None and m.image_count for m in site.models),
         has_temporal=any(m.is_temporal and m.image_count for m in site.models),
         measurements=site.sort_keys[1:],
+        networks=networks,
     )
 
 

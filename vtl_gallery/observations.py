@@ -19,16 +19,16 @@ import json
 import math
 import os
 import re
+from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from visualizer.analysis.entries import ChannelRef, Observation, json_ready
-from visualizer.analysis.observations import stage
 from visualizer.analysis.store import CircuitRow, Results, Subject, load_results, subject_id
 from vtl_gallery import plots, urls
-from vtl_gallery.catalog import ImageRow
+from vtl_gallery.catalog import INCEPTION_V1, ImageRow
 from vtl_gallery.files import write_if_changed
 
 if TYPE_CHECKING:
@@ -262,22 +262,35 @@ def _picture(site: Site, model: str, snapshot: str, layer: str, channel: int, me
 _URLS: dict[int, tuple[Site, dict]] = {}
 
 
-def _channel_urls(site: Site) -> dict[tuple[str, int], str]:
+def _channel_urls(site: Site, subject: Subject) -> dict[tuple[str, int], str]:
+    """{(layer id, channel): page} of the channels of the network of `subject`'s models."""
     cached = _URLS.get(id(site))
     if cached is None or cached[0] is not site:
         _URLS.clear()
-        cached = _URLS[id(site)] = (site, {(c.layer.id, c.index): c.url for c in site.channels})
-    return cached[1]
+        table: dict[str, dict[tuple[str, int], str]] = defaultdict(dict)
+        for c in site.channels:
+            table[c.layer.row.network][(c.layer.id, c.index)] = c.url
+        cached = _URLS[id(site)] = (site, table)
+    return cached[1].get(site.atlas.network_of(subject.after), {})
 
 
-def channel_analysis(site: Site, layer: str, channel: int) -> list[ChannelAnalysis]:
-    """The channel's metrics and circuit for every analysed pair that measured it (empty: none)."""
+def _same_network(site: Site, subject: Subject) -> bool:
+    """Whether a pair's two models are of one network (no other pair is shown: its channels do not match)."""
+    return site.atlas.network_of(subject.before) == site.atlas.network_of(subject.after)
+
+
+def channel_analysis(
+    site: Site, layer: str, channel: int, network: str = INCEPTION_V1
+) -> list[ChannelAnalysis]:
+    """The channel's metrics and circuit for every analysed pair of its network measuring it."""
     results: Results = site.analysis
     if not results.subjects:
         return []
-    pages = _channel_urls(site)
     found = []
     for subject in results.pairs():
+        if site.atlas.network_of(subject.after) != network or not _same_network(site, subject):
+            continue
+        pages = _channel_urls(site, subject)
         metrics = _channel_table(results).get((subject.id, layer, channel), {})
         circuit = results.circuits.get((subject.id, layer, channel), [])
         if not metrics and not circuit:
@@ -311,7 +324,7 @@ def channel_analysis(site: Site, layer: str, channel: int) -> list[ChannelAnalys
 
 
 def _links(site: Site, subject: Subject, refs: Iterable[ChannelRef]) -> list[Link]:
-    pages = _channel_urls(site)
+    pages = _channel_urls(site, subject)
     by_path = {image.path: image for image in site.atlas.images}
     links = []
     for ref in refs:
@@ -351,7 +364,7 @@ def _points(results: Results, subject: Subject, entry: Observation) -> tuple[lis
         return [
             (float(depth.get(r.layer, -1)), value(r.metrics))
             for r in rows
-            if where == "all" or stage(r.layer) == where
+            if where == "all" or results.stage(subject.id, r.layer) == where
         ]
 
     def diff(a: str, b: str) -> Callable[[dict], float | None]:
@@ -462,7 +475,11 @@ def _pair_context(site: Site, subject: Subject) -> dict[str, Any]:
         else "",
         "layer_names": names,
         "layer_table": table,
-        "layer_urls": {layer.id: layer.url for layer in site.layers if layer.has_images},
+        "layer_urls": {
+            layer.id: layer.url
+            for layer in site.network_layers(site.atlas.network_of(subject.after))
+            if layer.has_images
+        },
         "synthetic": site.facts.synthetic_note if site.facts and _synthetic(site, subject) else "",
     }
 
@@ -472,7 +489,11 @@ def analysis_pages(site: Site) -> Iterable[Page]:
     from vtl_gallery.pages import Page  # pages imports this module
 
     results: Results = site.analysis
-    pairs = [s for s in results.pairs() if results.observations.get(s.id) or results.layer_table(s.id)]
+    pairs = [
+        s
+        for s in results.pairs()
+        if (results.observations.get(s.id) or results.layer_table(s.id)) and _same_network(site, s)
+    ]
     if not pairs:
         return
     contexts = [_pair_context(site, subject) for subject in pairs]

@@ -22,11 +22,30 @@ from urllib.parse import quote
 
 from visualizer.analysis.store import Results
 from vtl_gallery import urls
-from vtl_gallery.catalog import Atlas, ImageRow, LayerRow, MethodRow, ModelRow, SnapshotRow
+from vtl_gallery.catalog import (
+    INCEPTION_V1,
+    Atlas,
+    ImageRow,
+    LayerRow,
+    MethodRow,
+    ModelRow,
+    NetworkRow,
+    SnapshotRow,
+)
 from vtl_gallery.config import SiteConfig
 from vtl_gallery.content import MarkdownPage
 from vtl_gallery.facts import AtlasFacts, describe, doc_parts, examples_source, is_synthetic
 from vtl_gallery.images import Derived
+from vtl_gallery.network_figures import (
+    FigurePanel,
+    FigureRow,
+    NetworkFigures,
+    before_after_rows,
+    network_figures,
+    page_contexts,
+    pick_post,
+    snapshot_panels,
+)
 from vtl_gallery.observations import (
     OBSERVATIONS,
     analysis_pages,
@@ -73,9 +92,6 @@ PAPER_FIGURE7: tuple[str, ...] = (
 )
 """The eight layers the paper's figure 7 prints, for atlases that do not record them."""
 
-FIGURE7_CHANNELS = 4  # "first 4 channels"
-FIGURE6_MAX_CHANNELS = 8
-
 
 def _fmt(value: float | None, digits: int = 4) -> str:
     return "" if value is None else f"{value:.{digits}g}"
@@ -88,6 +104,7 @@ class Picture:
     row: ImageRow
     derived: Derived
     alt: str
+    page: str = ""  # the site path of the image's channel page
 
     @property
     def version(self) -> str:
@@ -271,6 +288,11 @@ class ModelView:
     def parent_name(self) -> str:
         return self.row.parent or ""
 
+    @property
+    def network(self) -> str:
+        """The id of the model's network (models of two networks are never compared channel by channel)."""
+        return self.row.network
+
 
 @dataclass
 class Cell:
@@ -303,7 +325,7 @@ class ComparePair:
     """Two images of one channel that the atlas has and that the comparison view can put side by side.
 
     Attributes:
-        layer: the layer id.
+        layer: the layer's site-wide key (`urls.layer_key`: the id, ``<network>/<id>`` outside InceptionV1).
         channel: the channel index.
         a: the left image's snapshot (before: the parent, or the first snapshot).
         b: the right one (after: the transferred model, or the final snapshot).
@@ -345,7 +367,7 @@ class ChannelView:
 
     @property
     def url(self) -> str:
-        return urls.channel(self.layer.id, self.index)
+        return urls.channel(self.layer.id, self.index, self.layer.row.network)
 
     @property
     def anchor(self) -> str:
@@ -379,30 +401,64 @@ class LayerView:
     image_count: int = 0
     methods: list[str] = field(default_factory=list)
     model_channels: int = 0
+    network: NetworkRow = field(default_factory=lambda: NetworkRow(INCEPTION_V1, "InceptionV1", None))
+    position: int = 0  # 1-based, in its network's order (paper order for InceptionV1, else graph order)
+    network_count: int = 0  # layers of its network in the atlas's layer table
 
     @property
     def id(self) -> str:
         return self.row.id
 
     @property
+    def key(self) -> str:
+        """The site-wide name of the layer (`urls.layer_key`)."""
+        return urls.layer_key(self.id, self.row.network)
+
+    @property
     def url(self) -> str:
-        return urls.layer(self.id)
+        return urls.layer(self.id, self.row.network)
 
     @property
     def title(self) -> str:
         return self.row.id
 
     @property
+    def is_inception(self) -> bool:
+        """A layer of the slim InceptionV1, with its slim facts and its place in the paper's order."""
+        return self.row.network == INCEPTION_V1 and self.row.paper_index is not None
+
+    @property
     def paper_position(self) -> int:
-        return self.row.paper_index + 1
+        """1-based position in the paper's order; for another network, in its graph order."""
+        return self.row.paper_index + 1 if self.row.paper_index is not None else self.graph_position
 
     @property
     def graph_position(self) -> int:
         return self.row.graph_index + 1
 
     @property
+    def order_name(self) -> str:
+        """The order `position` counts in: ``"the paper's order"`` or ``"<network>'s graph order"``."""
+        return "the paper's order" if self.is_inception else f"{self.network.label}'s graph order"
+
+    @property
+    def facts(self) -> list[tuple[str, str]]:
+        """(name, value) of the catalogue facts its network records: kind, kernel, stride, receptive field."""
+        row = self.row
+        pairs = [
+            ("kind", row.kind if row.kind and not self.is_inception else ""),
+            ("kernel", f"{row.kernel}×{row.kernel}" if row.kernel else ""),
+            ("stride", str(row.stride) if row.stride else ""),
+            ("receptive field", f"{row.receptive_field} px" if row.receptive_field else ""),
+            ("grid stride", f"{row.grid_stride} px" if row.grid_stride else ""),
+        ]
+        return [(name, value) for name, value in pairs if value]
+
+    @property
     def aliases(self) -> list[tuple[str, str]]:
         """(scheme, name) for every alias of the layer, canonical id first."""
+        if not self.is_inception:
+            return [("layer id", self.row.id)] + [("alias", name) for name in self.row.aliases]
         pairs = [
             ("paper / site id", self.row.id),
             ("slim checkpoint scope", self.row.slim_scope),
@@ -429,7 +485,7 @@ class LayerView:
 
     @property
     def data_url(self) -> str:
-        return urls.layer_data(self.id)
+        return urls.layer_data(self.id, self.row.network)
 
     @property
     def has_images(self) -> bool:
@@ -478,6 +534,8 @@ class Site:
     methods: list[str]
     figure6_layers: list[str] = field(default_factory=list)
     figure7_layers: list[str] = field(default_factory=list)
+    networks: list[NetworkRow] = field(default_factory=list)
+    network_figures: list[NetworkFigures] = field(default_factory=list)  # figures of the other networks
     index: _Index | None = None
     pages: list[Page] = field(default_factory=list)
     archives: list = field(default_factory=list)  # filled by vtl_gallery.downloads
@@ -485,6 +543,30 @@ class Site:
     publishing: Publishing = field(default_factory=Publishing)  # set by vtl_gallery.build
     facts: AtlasFacts | None = None
     analysis: Results = field(default_factory=Results)  # what `vtl analyse` stored (vtl_gallery.observations)
+
+    @property
+    def has_figures(self) -> bool:
+        """Whether the site rebuilds the paper's figures: it has an InceptionV1 model, or no model at all."""
+        return bool(self.inception_models) or not self.models
+
+    @property
+    def has_any_figures(self) -> bool:
+        """Whether the site has a figures index: InceptionV1's figures or another network's."""
+        return self.has_figures or bool(self.network_figures)
+
+    @property
+    def several_networks(self) -> bool:
+        """Whether the atlas holds models of more than one network (pages then name each layer's)."""
+        return len(self.networks) > 1
+
+    def network_layers(self, network: str) -> list[LayerView]:
+        """The layers of one network, in its order."""
+        return [layer for layer in self.layers if layer.row.network == network]
+
+    @property
+    def inception_models(self) -> list[ModelView]:
+        """The models of the slim InceptionV1: the paper's figures are theirs."""
+        return [model for model in self.models if model.network == INCEPTION_V1]
 
     @cached_property
     def sort_keys(self) -> list[str]:
@@ -545,6 +627,8 @@ class Site:
             ("Compare", urls.COMPARE),
             ("Downloads", urls.DOWNLOADS),
         ]
+        if not self.has_any_figures:
+            items.remove(("Figures", urls.FIGURES))
         if has_observations(self):
             items.insert(3, ("Observations", OBSERVATIONS))
         return items + [(page.title, urls.page(page.slug)) for page in self.markdown_pages]
@@ -555,11 +639,13 @@ class _Index:
 
     def __init__(self, atlas: Atlas, derived: dict[str, Derived], primary: str):
         self.derived = derived
+        self.network = {name: row.network for name, row in atlas.models.items()}
         self.primary: dict[tuple[str, str, str, int], ImageRow] = {}
-        self.by_channel: dict[tuple[str, int], list[ImageRow]] = defaultdict(list)
+        # Channels by (network, layer id, index): two networks' layers of one name are different layers.
+        self.by_channel: dict[tuple[str, str, int], list[ImageRow]] = defaultdict(list)
         self.by_model_layer: dict[tuple[str, str], list[ImageRow]] = defaultdict(list)
         for image in atlas.images:
-            self.by_channel[(image.layer, image.channel)].append(image)
+            self.by_channel[(self.network[image.model], image.layer, image.channel)].append(image)
             self.by_model_layer[(image.model, image.layer)].append(image)
             if image.method == primary and image.variant == "":
                 self.primary[(image.model, image.snapshot, image.layer, image.channel)] = image
@@ -569,7 +655,8 @@ class _Index:
             return None
         variant = f" {row.variant}" if row.variant else ""
         alt = f"{row.layer}:{row.channel} in {row.model} ({row.snapshot}, {row.method}{variant})"
-        return Picture(row, self.derived[row.path], alt)
+        page = urls.channel(row.layer, row.channel, self.network.get(row.model, INCEPTION_V1))
+        return Picture(row, self.derived[row.path], alt, page)
 
     def cell(
         self, model: ModelView, snapshot: SnapshotView | None, layer: str, channel: int, kind: str = ""
@@ -646,9 +733,24 @@ def build_site_model(
     for image in atlas.images:
         models[image.model].image_count += 1
 
-    layers = {layer_id: LayerView(row) for layer_id, row in atlas.layers.items()}
-    paper_order = sorted(layers.values(), key=lambda v: (v.row.paper_index, v.row.graph_index, v.id))
-    graph_order = sorted(layers.values(), key=lambda v: (v.row.graph_index, v.row.paper_index, v.id))
+    networks = list(atlas.networks.values())
+    rank = {network.id: i for i, network in enumerate(networks)}
+    fallback = NetworkRow(INCEPTION_V1, "InceptionV1", None)
+    layers = [
+        LayerView(row, network=atlas.networks.get(row.network, fallback)) for row in atlas.layers.values()
+    ]
+
+    def order(view: LayerView, paper_first: bool) -> tuple:
+        paper = view.row.paper_index if view.row.paper_index is not None else 10_000
+        within = (paper, view.row.graph_index) if paper_first else (view.row.graph_index, paper)
+        return (rank.get(view.row.network, len(rank)), *within, view.id)
+
+    paper_order = sorted(layers, key=lambda v: order(v, True))
+    graph_order = sorted(layers, key=lambda v: order(v, False))
+    for network in {view.row.network for view in layers}:
+        own = [view for view in paper_order if view.row.network == network]
+        for position, view in enumerate(own, 1):
+            view.position, view.network_count = position, len(own)
     channels = _link_layers(atlas, paper_order, list(models.values()), methods, index)
 
     site = Site(
@@ -663,10 +765,12 @@ def build_site_model(
         methods=methods,
         figure6_layers=list(_figure_layers(atlas, 6)),
         figure7_layers=list(_figure_layers(atlas, 7)),
+        networks=networks,
         index=index,
         analysis=load_analysis(atlas.root),
     )
     site.facts = describe(site)
+    site.network_figures = network_figures(site, index)
     site.pages = list(_pages(site, index))
     return site
 
@@ -680,19 +784,21 @@ def _link_layers(
     the pairs of its images the comparison view can show (`compare_pairs`).
     """
     channels: list[ChannelView] = []
-    by_layer: dict[str, set[int]] = defaultdict(set)
-    for layer_id, channel_index in index.by_channel:
-        by_layer[layer_id].add(channel_index)
+    by_layer: dict[tuple[str, str], set[int]] = defaultdict(set)
+    for network, layer_id, channel_index in index.by_channel:
+        by_layer[(network, layer_id)].add(channel_index)
     for layer in paper_order:
-        layer.models = [m for m in models if (m.name, layer.id) in index.by_model_layer]
+        layer.models = [
+            m for m in models if m.network == layer.row.network and (m.name, layer.id) in index.by_model_layer
+        ]
         for model in layer.models:
             model.layers.append(layer)
         layer.model_channels = max(
             (atlas.model_layers.get((m.name, layer.id), 0) for m in layer.models), default=0
         )
         present: set[str] = set()
-        for channel_index in sorted(by_layer[layer.id]):
-            view = ChannelView(layer, channel_index, index.by_channel[(layer.id, channel_index)])
+        for channel_index in sorted(by_layer[layer.row.key]):
+            view = ChannelView(layer, channel_index, index.by_channel[(*layer.row.key, channel_index)])
             view.pairs = compare_pairs(index, layer, channel_index)
             present.update(row.method for row in view.images)
             layer.channels.append(view)
@@ -700,7 +806,8 @@ def _link_layers(
             channels.append(view)
         layer.methods = [method for method in methods if method in present]
     for before, after in zip(channels, channels[1:]):
-        before.next, after.prev = after, before
+        if before.layer.row.network == after.layer.row.network:  # arrows stay in one network
+            before.next, after.prev = after, before
     return channels
 
 
@@ -852,7 +959,7 @@ def _channel_context(site: Site, channel: ChannelView, index: _Index) -> tuple[d
         ),
         "measurements": sorted({name for p in rows for name, _ in p.row.metrics}),
         "arrows": "channel" if channel.prev or channel.next else "",
-        "analysis": channel_analysis(site, channel.layer.id, channel.index),
+        "analysis": channel_analysis(site, channel.layer.id, channel.index, channel.layer.row.network),
         "observations_url": OBSERVATIONS,
     }
     return context, rows
@@ -872,12 +979,15 @@ def compare_pairs(index: _Index, layer: LayerView, channel: int) -> list[Compare
         return key in index.primary
 
     pairs = [
-        ComparePair(layer.id, channel, model.parent.final, model.final, "transfer")
+        ComparePair(layer.key, channel, model.parent.final, model.final, "transfer")
         for model in layer.models
-        if model.parent is not None and have(model.parent.final) and have(model.final)
+        if model.parent is not None
+        and model.parent.network == model.network  # channel 3 of one network is not channel 3 of another
+        and have(model.parent.final)
+        and have(model.final)
     ]
     pairs += [
-        ComparePair(layer.id, channel, model.snapshots[0], model.final, "training")
+        ComparePair(layer.key, channel, model.snapshots[0], model.final, "training")
         for model in layer.models
         if model.is_temporal and have(model.snapshots[0]) and have(model.final)
     ]
@@ -902,6 +1012,8 @@ def _channel_citation(site: Site, channel: ChannelView) -> Citation:
     config = site.config
     url = config.absolute_base + channel.url if config.absolute_base else channel.url
     title = f"Feature visualization of channel {channel.id}"
+    if not channel.layer.is_inception:  # another network may name a layer alike
+        title += f" of {channel.layer.network.label}"
     fields = [
         ("title", "{" + _bibtex_escape(f"{title} ({config.title})") + "}"),
         ("author", "{" + " and ".join(config.authors) + "}"),
@@ -911,34 +1023,13 @@ def _channel_citation(site: Site, channel: ChannelView) -> Citation:
     if config.citation_key:
         fields.append(("note", "{Atlas of \\cite{" + config.citation_key + "}}"))
     body = ",\n".join(f"  {name} = {value}" for name, value in fields if value not in ("{}",))
-    key = f"vtl:{channel.layer.id}:{channel.index}"
+    key = "vtl:" + channel.layer.key.replace("/", ":") + f":{channel.index}"
     return Citation(url, f"@misc{{{key},\n{body}\n}}", title, bool(config.absolute_base))
-
-
-@dataclass
-class FigureRow:
-    """One row of a rebuilt figure."""
-
-    label: str
-    layer: LayerView | None
-    cells: list[Cell]
-    missing: str = ""
-
-
-@dataclass
-class FigurePanel:
-    """One panel of a figure: a titled grid of rows."""
-
-    title: str
-    layer: LayerView | None
-    header: list[str]
-    rows: list[FigureRow]
-    missing: str = ""
 
 
 def figure6_labels(site: Site) -> list[tuple[str, str]]:
     """(panel letter, layer name) of figure 6's layers; the name is the short id the paper prints."""
-    short_ids = {layer.id: layer.row.short_id for layer in site.layers}
+    short_ids = {layer.id: layer.row.short_id for layer in site.network_layers(INCEPTION_V1)}
     return [
         (letter, short_ids.get(layer_id) or layer_id)
         for letter, layer_id in zip(string.ascii_lowercase, site.figure6_layers)
@@ -947,28 +1038,16 @@ def figure6_labels(site: Site) -> list[tuple[str, str]]:
 
 def figure6_panels(site: Site, index: _Index) -> tuple[ModelView | None, list[FigurePanel]]:
     """Figure 6: channels x snapshots of the temporal model, one panel per figure-6 layer."""
-    temporal = [m for m in site.models if m.is_temporal]
+    temporal = [m for m in site.inception_models if m.is_temporal]
     if not temporal:
         return None, []
     model = max(temporal, key=lambda m: (len(m.snapshots), m.image_count))
-    by_id = {layer.id: layer for layer in site.layers}
-    panels = []
-    for (letter, name), layer_id in zip(figure6_labels(site), site.figure6_layers):
-        layer = by_id.get(layer_id)
-        title = f"({letter}) {name}"
-        if layer is None:
-            panels.append(FigurePanel(title, None, [], [], f"{layer_id} is not in this atlas's layer table."))
-            continue
-        own = sorted({r.channel for r in index.by_model_layer[(model.name, layer.id)]})[:FIGURE6_MAX_CHANNELS]
-        if not own:
-            panels.append(FigurePanel(title, layer, [], [], f"No images of {model.name} for {layer.id}."))
-            continue
-        rows = [
-            FigureRow(snap.label, None, [index.cell(model, snap, layer.id, c) for c in own])
-            for snap in model.snapshots
-        ]
-        panels.append(FigurePanel(title, layer, [f"channel {c}" for c in own], rows))
-    return model, panels
+    by_id = {layer.id: layer for layer in site.network_layers(INCEPTION_V1)}
+    titled = [
+        (f"({letter}) {name}", layer_id)
+        for (letter, name), layer_id in zip(figure6_labels(site), site.figure6_layers)
+    ]
+    return model, snapshot_panels(index, model, titled, by_id)
 
 
 def figure7_rows(site: Site, index: _Index, post: ModelView) -> tuple[list[FigureRow], list[str]]:
@@ -977,33 +1056,13 @@ def figure7_rows(site: Site, index: _Index, post: ModelView) -> tuple[list[Figur
     Returns:
         The rows and the column headers.
     """
-    pre = post.parent
-    header = [f"{kind} :{c}" for c in range(FIGURE7_CHANNELS) for kind in ("pre", "post")]
-    by_id = {layer.id: layer for layer in site.layers}
-    rows = []
-    for layer_id in site.figure7_layers:
-        cells = []
-        for c in range(FIGURE7_CHANNELS):
-            if pre is not None:
-                cells.append(index.cell(pre, pre.final, layer_id, c, "pre"))
-            cells.append(index.cell(post, post.final, layer_id, c, "post"))
-        layer = by_id.get(layer_id)
-        if layer is None:
-            missing = "not in this atlas's layer table"
-        else:
-            missing = "" if any(cell.picture for cell in cells) else "not rendered in this atlas"
-        rows.append(FigureRow(layer_id, layer, cells, missing))
-    return rows, header
+    by_id = {layer.id: layer for layer in site.network_layers(INCEPTION_V1)}
+    return before_after_rows(index, post, site.figure7_layers, by_id)
 
 
 def figure7_default(site: Site) -> ModelView | None:
-    """The post-transfer model of figure 7: CelebA in the paper, else the first transferred model."""
-    candidates = [m for m in site.models if m.parent is not None and m.image_count]
-    if not candidates:
-        return None
-    celeba = [m for m in candidates if "celeba" in (m.name + m.dataset).lower()]
-    plain = [m for m in (celeba or candidates) if not m.is_temporal]
-    return (plain or celeba or candidates)[0]
+    """The post-transfer model of figure 7: CelebA in the paper, else the first transferred InceptionV1."""
+    return pick_post([m for m in site.inception_models if m.parent is not None and m.image_count])
 
 
 def _layer_nav(layer: LayerView, model: ModelView | None, order: list[LayerView], position: int) -> dict:
@@ -1046,18 +1105,36 @@ def _figure_context(site: Site, index: _Index) -> tuple[dict, list[Picture | Non
         "fig7_default": fig7_post,
         "fig7": fig7,
         "fig7_header": fig7_header,
-        "fig7_models": [m for m in site.models if m.parent is not None and m.image_count],
+        "fig7_models": [m for m in site.inception_models if m.parent is not None and m.image_count],
         "fig6_layers": figure6_labels(site),
         "fig7_layers": site.figure7_layers,
+        "fig_net": INCEPTION_V1,
+        "fig_network": None,
     }
     return context, pictures
 
 
 def _figure_pages(site: Site, index: _Index, structure: list[str]) -> Iterable[Page]:
-    """Home, the figures index, Figure 6, and Figure 7 for its default and every other model."""
+    """Home, the figures index, and the figure pages of InceptionV1 (the paper's) and of each other network.
+
+    The paper's figures are InceptionV1's; each other network whose atlas has what they need gets its
+    own under ``network/<net>/figures/`` (`vtl_gallery.network_figures`).
+    """
     figure_context, pictures = _figure_context(site, index)
     yield Page(urls.HOME, "home.html", {"page_title": "", **figure_context}, _deps(pictures))
-    yield Page(urls.FIGURES, "figures.html", {"page_title": "Figures", **figure_context}, structure)
+    if site.has_any_figures:
+        yield Page(urls.FIGURES, "figures.html", {"page_title": "Figures", **figure_context}, structure)
+    if site.has_figures:
+        yield from _inception_figure_pages(site, index, figure_context, pictures)
+    for figures in site.network_figures:
+        for path, template, context, shown in page_contexts(site, index, figures):
+            yield Page(path, template, context, _deps(shown))
+
+
+def _inception_figure_pages(
+    site: Site, index: _Index, figure_context: dict, pictures: list[Picture | None]
+) -> Iterable[Page]:
+    """The paper's figures, of InceptionV1: Figure 6, and Figure 7 for its default and every other model."""
     yield Page(urls.FIGURE6, "figure6.html", {"page_title": "Figure 6", **figure_context}, _deps(pictures))
     yield Page(urls.FIGURE7, "figure7.html", {"page_title": "Figure 7", **figure_context}, _deps(pictures))
     for model in figure_context["fig7_models"]:
@@ -1142,8 +1219,9 @@ def _model_pages(site: Site, index: _Index, structure: list[str]) -> Iterable[Pa
 
 def _layer_pages(site: Site, index: _Index) -> Iterable[Page]:
     """Each layer with images, all its models side by side."""
-    with_images = site.layers_with_images
-    for position, layer in enumerate(with_images):
+    for layer in site.layers_with_images:
+        with_images = [other for other in site.layers_with_images if other.row.network == layer.row.network]
+        position = with_images.index(layer)
         columns = _layer_columns(layer)
         cards = _cards(layer, columns, index)
         context = {

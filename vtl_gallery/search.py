@@ -4,8 +4,11 @@ The index is small on purpose: one entry per layer (with every alias:
 paper id, slim scope, short id, frozen-graph op, block and Lucid block name),
 per model and per dataset. Channels need no entries: the script resolves
 ``<any alias>:<index>`` through the layer entry, which knows the rendered
-channels (and says so when a channel was not rendered). Per-layer image
-tables are separate chunks (``data/layer/<id>.js``), loaded only by the
+channels (and says so when a channel was not rendered). An atlas of several
+networks has an entry per (network, layer), naming its network: a query
+``conv2d:3`` lists channel 3 of each network's ``conv2d``, each on its own page.
+Per-layer image tables are separate chunks (``data/layer/<id>.js``, or
+``data/network/<network>/layer/<id>.js`` outside InceptionV1), loaded only by the
 comparison view when it needs that layer; each lists the pairs of every
 channel that the channel pages offer.
 
@@ -98,7 +101,10 @@ def search_index(site: Site) -> dict:
         "layers": [
             {
                 "id": layer.id,
+                "key": layer.key,
+                "network": layer.network.label if site.several_networks else "",
                 "url": layer.url,
+                "data": layer.data_url,
                 "names": layer.names,
                 "paper": layer.paper_position,
                 "graph": layer.graph_position,
@@ -148,7 +154,9 @@ def layer_data(site: Site, layer: LayerView) -> dict:
         if snap.key in found
     ]
     return {
-        "layer": layer.id,
+        "layer": layer.key,
+        "id": layer.id,
+        "url": layer.url,
         "channels": [c.index for c in layer.channels],
         "snapshots": snapshots,
         "images": found,

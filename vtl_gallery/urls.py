@@ -22,7 +22,7 @@ from collections.abc import Collection
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from vtl_gallery.catalog import UnsafeAtlasError
+from vtl_gallery.catalog import INCEPTION_V1, UnsafeAtlasError
 
 __all__ = ["LINK_SCHEMES", "WEB_SCHEMES", "Linker", "allowed_text", "safe_output_path", "unsafe_url"]
 
@@ -58,19 +58,52 @@ def model_layer(model_name: str, layer: str) -> str:
     return f"model/{model_name}/layer/{layer}/"
 
 
-def layer(layer_id: str) -> str:
-    """Grid of one layer in every model."""
-    return f"layer/{layer_id}/"
+def _network_prefix(network: str) -> str:
+    """Where a network's layer pages live: the site root for InceptionV1, ``network/<id>/`` for any other."""
+    return "" if network == INCEPTION_V1 else f"network/{network}/"
 
 
-def channel(layer_id: str, index: int) -> str:
-    """Page of one channel, in every model."""
-    return f"layer/{layer_id}/{index}/"
+def layer(layer_id: str, network: str = INCEPTION_V1) -> str:
+    """Grid of one layer in every model of its network.
+
+    InceptionV1's layers are at ``layer/<id>/`` (the permanent URLs of the
+    paper's atlas); another network's at ``network/<network>/layer/<id>/``,
+    whatever else the atlas holds, so that no URL moves when a network is added.
+    """
+    return f"{_network_prefix(network)}layer/{layer_id}/"
 
 
-def figure7_model(model_name: str) -> str:
-    """Figure 7 rebuilt for another post-transfer model."""
-    return f"figures/figure-7/{model_name}/"
+def channel(layer_id: str, index: int, network: str = INCEPTION_V1) -> str:
+    """Page of one channel, in every model of its network."""
+    return f"{layer(layer_id, network)}{index}/"
+
+
+def layer_key(layer_id: str, network: str = INCEPTION_V1) -> str:
+    """A layer's site-wide name (compare's ``layer=``): its id; ``<network>/<id>`` beyond InceptionV1."""
+    return layer_id if network == INCEPTION_V1 else f"{network}/{layer_id}"
+
+
+def figures_index(network: str = INCEPTION_V1) -> str:
+    """Where a network's figure pages live: ``figures/`` for InceptionV1, ``network/<id>/figures/`` else.
+
+    The site's figures index is ``figures/`` (`FIGURES`) whatever networks the atlas holds.
+    """
+    return f"{_network_prefix(network)}figures/"
+
+
+def figure6(network: str = INCEPTION_V1) -> str:
+    """Figure 6 of a network (`FIGURE6` for InceptionV1)."""
+    return f"{figures_index(network)}figure-6/"
+
+
+def figure7(network: str = INCEPTION_V1) -> str:
+    """Figure 7 of a network for its default post-transfer model (`FIGURE7` for InceptionV1)."""
+    return f"{figures_index(network)}figure-7/"
+
+
+def figure7_model(model_name: str, network: str = INCEPTION_V1) -> str:
+    """Figure 7 rebuilt for another post-transfer model of a network."""
+    return f"{figure7(network)}{model_name}/"
 
 
 def page(slug: str) -> str:
@@ -98,9 +131,9 @@ def layer_zip(model_name: str, layer_id: str) -> str:
     return f"downloads/{model_name}/{layer_id}.zip"
 
 
-def layer_data(layer_id: str) -> str:
+def layer_data(layer_id: str, network: str = INCEPTION_V1) -> str:
     """Script with one layer's image table, for the comparison view."""
-    return f"data/layer/{layer_id}.js"
+    return f"data/{_network_prefix(network)}layer/{layer_id}.js"
 
 
 def output_file(path: str) -> str:

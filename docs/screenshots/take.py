@@ -3,11 +3,12 @@
     python docs/screenshots/take.py --dist dist --out docs/screenshots
 
 Serves DIST on a free localhost port and saves, for each page type in
-`SHOTS`, ``<name>.png`` (a 1280x900 desktop window) and ``<name>-phone.png``
-(390x844, a phone), each the top of the page as it first appears. Pages are
-found in the built site, so any atlas works; a page type the site lacks is
-skipped with a note. The PNGs are reduced to a 256-colour palette (Pillow),
-which keeps them a fraction of their size; ``--full-colour`` keeps every colour.
+`SHOTS` (or `SHOWCASE_SHOTS` with ``--set showcase``), ``<name>.png`` (a
+1280x900 desktop window) and ``<name>-phone.png`` (390x844, a phone), each
+the top of the page as it first appears. Pages are found in the built site,
+so any atlas works; a page type the site lacks is skipped with a note. The
+PNGs are reduced to a 256-colour palette (Pillow), which keeps them a
+fraction of their size; ``--full-colour`` keeps every colour.
 Needs the ``playwright`` package and a chromium (Debian's /usr/bin/chromium
 by default).
 """
@@ -172,6 +173,14 @@ SHOTS: tuple[Shot, ...] = (
 )
 """Every page type, in the order the files are written."""
 
+SHOWCASE_SHOTS: tuple[Shot, ...] = (
+    Shot("efficientnet-home", _page("index.html")),
+    Shot("efficientnet-layers", _page("layer/index.html")),
+    Shot("efficientnet-figure-7", _first("network/*/figures/figure-7/index.html")),
+    Shot("efficientnet-channel", _first("network/*/layer/{layer}/1/index.html")),
+)
+"""The showcase atlas (configs/efficientnet.toml): a network other than InceptionV1 (``--set showcase``)."""
+
 
 def quantize(path: Path) -> None:
     """Rewrite a PNG with a 256-colour palette (dithered), as small as Pillow makes it."""
@@ -192,7 +201,14 @@ def main() -> None:
         "--layer", default="Mixed_4c_Branch_2_b_3x3", help="the layer of the layer and channel shots"
     )
     parser.add_argument("--full-colour", action="store_true", help="keep every colour (larger files)")
+    parser.add_argument(
+        "--set",
+        choices=("pages", "showcase"),
+        default="pages",
+        help="every page type, or the showcase's pages",
+    )
     args = parser.parse_args()
+    shots = SHOWCASE_SHOTS if args.set == "showcase" else SHOTS
     if not (args.dist / "index.html").is_file():
         raise SystemExit(
             f"No site at {args.dist}: build it first (make site, or vtl site --out {args.dist})."
@@ -208,7 +224,7 @@ def main() -> None:
             browser = p.chromium.launch(executable_path=args.chromium, args=CHROMIUM_ARGS)
             for suffix, (width, height) in WIDTHS.items():
                 page = browser.new_page(viewport={"width": width, "height": height}, device_scale_factor=1)
-                for shot in SHOTS:
+                for shot in shots:
                     path = shot.find(args.dist, args.layer)
                     if path is None:
                         print(f"{shot.name}: no such page in {args.dist}, skipped")

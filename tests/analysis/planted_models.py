@@ -110,6 +110,7 @@ def write_atlas(
     channels: dict[tuple[str, str], int],
     iterations: dict[tuple[str, str], int] | None = None,
     parents: dict[str, str] | None = None,
+    infos: dict[tuple[str, str], dict] | None = None,
 ) -> Path:
     """An atlas of the given images: {(model, snapshot, layer, channel): float image in [0, 1]}.
 
@@ -119,6 +120,8 @@ def write_atlas(
         channels: {(model, layer): the layer's channels in that model}.
         iterations: {(model, snapshot): iteration} (default 100, 0 for ``iter_000000``).
         parents: {model: the model it was transferred from}.
+        infos: {(model, layer): more model info each image records} (a network's facts,
+            `visualizer.atlas.networks.network_info`).
     """
     from visualizer.analysis.spatial import image_metrics
     from visualizer.atlas.catalog import Catalog, ImageRecord
@@ -135,6 +138,7 @@ def write_atlas(
             "iteration": iteration,
             "is_final": snapshot == "final",
             "parent": (parents or {}).get(model),
+            **(infos or {}).get((model, layer), {}),
         }
         record = ImageRecord(key, 1.0, {"size": int(image.shape[0])}, info)
         record.metrics = image_metrics(pixels)

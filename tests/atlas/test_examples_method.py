@@ -174,8 +174,9 @@ def test_too_few_or_no_validation_images_are_named(experiment, monkeypatch):
         example_methods._validation_images(spec, 40)
 
 
-def test_a_channel_with_the_same_peak_on_every_image_is_reported_as_failed(experiment):
-    """Constant channels (zero, or any constant) fail; varying ones pass, even when always negative."""
+def test_a_channel_with_the_same_peak_on_every_image_is_inactive_not_failed(experiment):
+    """Constant channels (zero, or any constant) are inactive, a grey sheet with their constant value;
+    varying ones have examples, even when always negative; none fails."""
     import keras
 
     from visualizer.atlas.methods import dataset_examples as example_methods
@@ -190,8 +191,9 @@ def test_a_channel_with_the_same_peak_on_every_image_is_reported_as_failed(exper
     model = keras.Model(inputs, x)
     spec = method_settings("examples", load_config(experiment), "celeba")["images"]
     result = example_methods.examples(model, "linear", [0, 1, 2, 3], seed=0, images=spec, count=16, top=4)
-    assert result.failed == [1, 3] and np.all(result.images[[1, 3]] == 0.5)
-    assert np.isnan(result.objectives[[1, 3]]).all() and result.objectives[2] < 0 < result.objectives[0]
+    assert result.inactive == [1, 3] and result.failed == [] and np.all(result.images[[1, 3]] == 0.5)
+    np.testing.assert_allclose(result.objectives[[1, 3]], [0.0, 2.0], atol=1e-6)
+    assert result.objectives[2] < 0 < result.objectives[0]
     assert not np.all(result.images[2] == 0.5)
 
 

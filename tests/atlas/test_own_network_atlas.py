@@ -49,6 +49,21 @@ def test_plans_select_from_the_networks_own_catalogue(root, layers, base, child)
     assert {b.snapshot for b in plan.batches} == {"final"}
 
 
+def test_plan_costs_count_the_networks_own_render_steps(root):
+    """A batch costs the network's render-step FLOPs x channels x steps, deeper layers more."""
+    from visualizer.models.flops import model_render_step_flops
+    from visualizer.models.own import load_keras_source
+
+    config = _config(root, _plan_entry('["pw_relu", "c1"]', methods='["lucid", "neuron"]'))
+    plan = make_plan(config, with_costs=True)
+    network = load_keras_source(root / "configs" / "tiny.keras", (-1.0, 1.0))
+    for batch in plan.batches:
+        step = model_render_step_flops(network, batch.layer, config.render.size)
+        assert step > 0 and batch.cost == step * len(batch.channels) * plan.steps, batch
+    deeper = {b.layer: b.cost for b in plan.batches if b.model == "base" and b.method == "lucid"}
+    assert deeper["pw_relu"] > deeper["c1_relu"]
+
+
 def test_a_transfer_cut_at_base_layer_has_only_the_layers_before_it(root):
     config = _config(root, _plan_entry('"all"'), extra_child='base_layer = "dw"')
     plan = make_plan(config, with_costs=False)
@@ -150,14 +165,15 @@ def test_a_frozen_graph_without_the_named_input(tmp_path, capsys):
     assert code == 2 and "tiny.pb" in line and "no input 'image'" in line and "placeholders: input" in line
 
 
-def test_negative_is_refused_for_a_frozen_graph_naming_the_issue(tmp_path):
+def test_negative_is_planned_for_a_frozen_graph_whose_layers_end_in_a_relu(tmp_path):
     config = write_own_config(
         tmp_path,
-        _plan_entry('"all"', models='["graph"]', methods='["negative"]'),
-        extra_models=GRAPH_MODEL,
+        _plan_entry('"all"', models='["graph"]', methods='["negative", "negative_examples"]'),
+        extra_models=GRAPH_MODEL + 'dataset = { kind = "world", world = "flowers" }\n',
     )
-    with pytest.raises(ConfigError, match="issue #22"):
-        make_plan(load_config(config), with_costs=False)
+    save_tiny_frozen_graph(tmp_path / "configs" / "tiny.keras", tmp_path / "configs" / "tiny.pb")
+    plan = make_plan(load_config(config), with_costs=False)
+    assert {batch.method for batch in plan.batches} == {"negative", "negative_examples"}
 
 
 def test_a_bad_plan_keeps_what_is_rendered(tmp_path, capsys):

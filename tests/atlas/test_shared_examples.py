@@ -125,5 +125,13 @@ def test_examples_source_reads_the_recorded_dataset(settings, expected):
     assert ("not this model's own" in text) == (expected == "imagenet's dataset")
 
 
+def test_examples_source_says_why_an_inactive_channels_sheet_is_grey():
+    images = {"model": "imagenet", "dataset": "source world", "scored": 512}
+    inactive = examples_source(json.dumps({"images": images, "inactive": True}), "celeba")
+    active = examples_source(json.dumps({"images": images}), "celeba")
+    assert inactive.startswith(active) and "none of them activates this channel" in inactive
+    assert "activates" not in active
+
+
 def test_examples_source_ignores_settings_that_are_not_json():
     assert examples_source("{not json", "celeba") == "" and examples_source("", "celeba") == ""

@@ -1,6 +1,8 @@
-"""Tests for benchmarks/render.py's tables and its convolutions-alone timer (not its timings)."""
+"""Tests for benchmarks/render.py: tables, convolutions-alone timer, other-network rows (not timings)."""
 
 from __future__ import annotations
+
+import json
 
 import keras
 import pytest
@@ -104,3 +106,74 @@ def test_layers_named_on_the_command_line_win_over_presets(bench):
     narrowed = bench.parse_args(["--paper", "--layers", "Mixed_4d_Branch_2_b_3x3"])
     assert narrowed.size == [256] and narrowed.layers == ["Mixed_4d_Branch_2_b_3x3"]
     assert bench.parse_args(["--quick"]).layers == ["Mixed_4d_Branch_2_b_3x3"]
+
+
+def _tiny_network() -> keras.Model:
+    """A conv with its batch norm and ReLU6, then a depthwise layer: what the fused copy folds and keeps."""
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((None, None, 3))
+    x = kl.Conv2D(8, 3, strides=2, padding="same", use_bias=False, name="conv")(inputs)
+    x = kl.BatchNormalization(name="conv_bn")(x)
+    x = kl.ReLU(6.0, name="conv_relu")(x)
+    x = kl.DepthwiseConv2D(3, padding="same", name="dw")(x)
+    return keras.Model(inputs, kl.ReLU(name="dw_relu")(x), name="tiny_net")
+
+
+def _network_row(strategy: str, seconds: float, diff: float) -> dict:
+    return {
+        "network": "net",
+        "layer": "L",
+        "size": 128,
+        "strategy": strategy,
+        "batch": 8,
+        "ms_per_step": 1000 * seconds,
+        "step_seconds": seconds,
+        "gflops": 1.0,
+        "objective_rel_diff": diff,
+    }
+
+
+def test_the_network_table_gives_the_fused_speedup_and_the_objective_check(bench):
+    lines = bench.network_table(
+        [_network_row("fused", 0.050, 2e-7), _network_row("unfused", 0.075, 0.0)], render_steps=256
+    ).splitlines()
+    assert "| images/s (256 steps) |" in lines[0]
+    assert lines[2] == "| net | L | 128 | fused | 8 | 50.0 | 0.6250 | 1.0 | 1.50x | 2.0e-07 ok |"
+    assert lines[3].endswith("| - | - |")
+    failing = bench.network_table([_network_row("fused", 0.040, 3e-5)], render_steps=512)
+    assert failing.rstrip().endswith("| - | 3.0e-05 FAIL |")
+
+
+def test_the_objective_check_can_fail(bench):
+    """The fused copy of the same model agrees; a renderer of another model's weights does not."""
+    from visualizer.render.render import ChannelRenderer
+
+    net = _tiny_network()
+    for layer in ("conv_relu", "dw_relu"):
+        renderer = ChannelRenderer.from_keywords(net, layer, size=32)
+        assert bench.objective_agreement(net, layer, renderer, [0, 3, 7], 32) <= bench.AGREEMENT
+    other = _tiny_network()
+    other.get_layer("conv_bn").gamma.assign(2.0 * other.get_layer("conv_bn").gamma)
+    renderer = ChannelRenderer.from_keywords(other, "dw_relu", size=32)
+    assert bench.objective_agreement(net, "dw_relu", renderer, [0, 3, 7], 32) > 0.1
+
+
+def test_a_short_network_run_writes_its_rows(bench, monkeypatch, tmp_path, capsys):
+    """--no-inception times only the other networks: fused and unfused rows, FLOPs, the check, JSON."""
+    monkeypatch.setattr(bench, "NETWORKS", {"tiny": ("conv_relu", "dw_relu")})
+    monkeypatch.setattr(bench, "build_network", lambda name: _tiny_network())
+    report = tmp_path / "render.json"
+    bench.main(["--no-inception", "--windows", "1", "--batch", "2", "--json", str(report)])
+    out = capsys.readouterr().out
+    assert "| tiny | conv_relu | 128 | fused | 2 |" in out and "| tiny | dw_relu | 128 | unfused | 2 |" in out
+    rows = json.loads(report.read_text())["networks"]
+    assert [(r["layer"], r["strategy"]) for r in rows] == [
+        ("conv_relu", "fused"),
+        ("conv_relu", "unfused"),
+        ("dw_relu", "fused"),
+        ("dw_relu", "unfused"),
+    ]
+    assert all(r["flops_per_image_step"] > 0 and r["step_seconds"] > 0 for r in rows)
+    assert rows[2]["flops_per_image_step"] > rows[0]["flops_per_image_step"]
+    assert all(r["objective_rel_diff"] <= bench.AGREEMENT for r in rows)
+    assert bench.parse_args(["--networks"]).networks == []

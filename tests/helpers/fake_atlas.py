@@ -65,6 +65,11 @@ class FakeModel:
             pairs (the demo renders negative and diverse images for one layer).
         width: the network's width multiplier (the demo's is 0.25): the
             catalog's ``model_layers`` then count that many channels per layer.
+            None for a network other than InceptionV1.
+        network: the ``models.network`` id ("": not recorded, as in catalogs
+            written before networks were); a network other than
+            ``inception_v1`` gets ``layers`` rows of its own for its layers.
+        network_label: the ``models.network_label``.
     """
 
     name: str
@@ -78,7 +83,9 @@ class FakeModel:
     metric_name: str = "accuracy"
     methods: tuple[str, ...] | None = None
     extra_methods: tuple[tuple[str, tuple[str, ...]], ...] = ()
-    width: float = 1.0
+    width: float | None = 1.0
+    network: str = ""
+    network_label: str = ""
 
 
 DEFAULT_LAYERS: tuple[str, ...] = (
@@ -256,6 +263,7 @@ def _png_bytes(key: ImageKey, size: int, model: FakeModel, snapshot: tuple, salt
                 "num_classes": 10,
                 "width": model.width,
                 "channels": _layer_channels(key.layer),
+                **_network_info(model, key.layer),
             },
             sort_keys=True,
         ),
@@ -263,6 +271,34 @@ def _png_bytes(key: ImageKey, size: int, model: FakeModel, snapshot: tuple, salt
     buffer = BytesIO()
     Image.fromarray(_texture(key, size, salt)).save(buffer, format="PNG", pnginfo=info, compress_level=1)
     return buffer.getvalue(), objective
+
+
+def _network_info(model: FakeModel, layer_id: str) -> dict:
+    """The network facts `vtl render` adds to an image's model info (`visualizer.atlas.networks`)."""
+    if model.network in ("", "inception_v1"):  # InceptionV1 images record none: their width says it
+        return {}
+    return {
+        "network": model.network,
+        "network_label": model.network_label or model.network,
+        "layer": _layer_facts(layer_id),
+    }
+
+
+def _layer_facts(layer_id: str) -> dict:
+    """Catalogue facts of a fake layer of a network other than InceptionV1 (its graph index from its name)."""
+    digits = "".join(ch for ch in layer_id if ch.isdigit())
+    return {
+        "id": layer_id,
+        "aliases": [layer_id, layer_id + "_conv"],
+        "kind": "conv",
+        "channels": _layer_channels(layer_id),
+        "kernel": [3, 3],
+        "stride": [1, 1],
+        "receptive_field": 3,
+        "grid_stride": 1,
+        "graph_index": int(digits) if digits else 0,
+        "conv": layer_id + "_conv",
+    }
 
 
 def _settings(size: int) -> dict:
@@ -295,7 +331,7 @@ def _plan(models: Sequence[FakeModel], layers: Sequence[str], channels: int, met
     plan = _Plan()
     for model in models:
         for layer_id in model.layers or layers:
-            full = max(1, round(_layer_channels(layer_id) * model.width))
+            full = max(1, round(_layer_channels(layer_id) * (model.width or 1.0)))
             wanted = model.channels if model.channels is not None else channels
             count = full if wanted == -1 else min(wanted, full)
             plan.model_layers[(model.name, layer_id)] = full
@@ -375,9 +411,27 @@ def _write_catalog(
         [("title", title), ("created", CREATED), ("config_hash", "fake")],
     )
     db.executemany(
-        "INSERT INTO models VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [(m.name, m.dataset, m.dataset_kind, m.parent, m.description, 10, m.width) for m in models],
+        "INSERT INTO models VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                m.name,
+                m.dataset,
+                m.dataset_kind,
+                m.parent,
+                m.description,
+                10,
+                m.width,
+                m.network or None,
+                m.network_label or (m.network if m.network != "inception_v1" else "") or None,
+                None,
+            )
+            for m in models
+        ],
     )
+    for m in models:  # the layer rows of other networks, as Catalog._insert_layer writes them
+        if m.network and m.network != "inception_v1":
+            for layer_id in m.layers or ():
+                catalog._insert_layer(m.network, _layer_facts(layer_id))
     db.executemany(
         "INSERT INTO snapshots VALUES (?, ?, ?, ?, ?, ?)",
         [

@@ -40,6 +40,17 @@ def save_tiny_frozen_graph(keras_file: Path, path: Path) -> Path:
     return path
 
 
+FROZEN_GRAPH_MODEL = """\
+[[models]]
+name = "graph"
+source = "frozen_graph"
+path = "tiny.pb"
+input = "input"
+image_shape = [32, 32, 3]
+image_value_range = [0, 1]
+"""
+"""``[[models]]`` entry ``graph``: the frozen graph `save_tiny_frozen_graph` writes beside the config."""
+
 KERAS_AND_TRANSFER = """\
 [project]
 name = "own"

@@ -40,12 +40,26 @@ _LAYER_IDS = frozenset(layer.id for layer in LAYERS)
 _PASS_THROUGH = (keras.layers.MaxPooling2D, keras.layers.AveragePooling2D, keras.layers.Rescaling)
 
 
+def _is_slim(model: keras.Model, layer: str) -> bool:
+    """Whether `layer` is a slim InceptionV1 layer of `model` (named ``<layer>_conv``, ``<layer>_bn``)."""
+    names = {candidate.name for candidate in model.layers}
+    return layer in _LAYER_IDS and f"{layer}_conv" in names
+
+
 def folded_kernel(model: keras.Model, layer: str) -> np.ndarray:
     """The kernel ``[kh, kw, in, out]`` of conv layer `layer` (a catalogue id) with its batch norm folded in.
 
+    On another network the convolution producing the layer is found in the graph
+    (`visualizer.analysis.producers.folded_kernel`).
+
     Raises:
-        ValueError: the model lacks ``<layer>_conv`` or ``<layer>_bn``.
+        ValueError: the model lacks ``<layer>_conv`` or ``<layer>_bn``, or on another network no
+            convolution produces the layer.
     """
+    if layer not in _LAYER_IDS:
+        from visualizer.analysis import producers
+
+        return producers.folded_kernel(model, layer)
     try:
         conv, norm = model.get_layer(f"{layer}_conv"), model.get_layer(f"{layer}_bn")
     except ValueError as error:
@@ -168,8 +182,21 @@ def compare_circuits(
 def circuit(
     before: keras.Model, after: keras.Model, layer: str, channels: list[int], top: int = 8
 ) -> dict[int, list[CircuitEdge]]:
-    """`compare_circuits` of each of `channels` of conv layer `layer` in two models of one architecture."""
-    sources = input_sources(before, layer)
+    """`compare_circuits` of each of `channels` of conv layer `layer` in two models of one architecture.
+
+    On another network than InceptionV1 the inputs are found in its graph
+    (`visualizer.analysis.producers.input_sources`).
+
+    Raises:
+        ValueError: the layer's inputs cannot be followed, or it is depthwise (nothing to rank).
+    """
+    if _is_slim(before, layer):
+        sources = input_sources(before, layer)
+    else:
+        from visualizer.analysis import producers
+
+        catalogued = frozenset(info.id for info in producers.catalogue(before))
+        sources = producers.input_sources(before, layer, catalogued)
     first = upstream_strengths(folded_kernel(before, layer))
     second = upstream_strengths(folded_kernel(after, layer))
     if first.shape != second.shape:

@@ -11,15 +11,15 @@ from `visualizer.analysis.store`).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
+from visualizer.analysis.depth import stage
 from visualizer.analysis.entries import OBSERVATION_IDS, ChannelRef, Observation, json_ready
 from visualizer.analysis.stats import bootstrap_ci, permutation_test, sign_flip_test
 from visualizer.analysis.store import Results, load_results
-from visualizer.models.layers import resolve_layer
 
 __all__ = [
     "ALPHA",
@@ -79,15 +79,12 @@ STATEMENTS: dict[str, tuple[str, str]] = {
 }
 
 
-def stage(layer: str) -> str:
-    """The depth stage of a layer id: ``lower`` (stem, Mixed_3b, Mixed_3c), ``middle`` (Mixed_4b-4f) or
-    ``top`` (Mixed_5b, Mixed_5c)."""
-    block = resolve_layer(layer).block
-    if block == "stem" or block.startswith("Mixed_3"):
-        return "lower"
-    if block.startswith("Mixed_4"):
-        return "middle"
-    return "top"
+def _stage_of(layer: str, stages: Mapping[str, str] | None) -> str:
+    """The layer's stage: from `stages` (the pipeline's, by graph depth on networks other than InceptionV1)
+    when it lists the layer, else InceptionV1's block rule (`stage`)."""
+    if stages is not None and layer in stages:
+        return stages[layer]
+    return stage(layer)
 
 
 def unavailable(observation_id: str, reason: str, n: int = 0, **details: Any) -> Observation:
@@ -244,6 +241,7 @@ def middle_reuse(
     responses: dict[str, np.ndarray],
     own: dict[str, np.ndarray],
     channels: dict[str, Sequence[int]],
+    stages: Mapping[str, str] | None = None,
     **details: Any,
 ) -> Observation:
     """Test 2: the median cross-activation of middle-layer channels, against before images permuted.
@@ -253,9 +251,10 @@ def middle_reuse(
             before image of channel ``channels[i]`` (mean activation).
         own: {layer: ``[c]``} each after channel's mean activation on its own after image.
         channels: {layer: the channel indices, in the matrices' order}.
+        stages: {layer: stage} where not InceptionV1's (`visualizer.analysis.depth`).
     """
     observation_id = "middle_reuse"
-    layers = [layer for layer in responses if stage(layer) == "middle"]
+    layers = [layer for layer in responses if _stage_of(layer, stages) == "middle"]
     blocks: list[tuple[np.ndarray, np.ndarray]] = []
     names: list[str] = []
     indices: list[int] = []
@@ -385,6 +384,7 @@ def low_layers_colour(
     structure_rel: np.ndarray,
     layers: Sequence[str],
     channels: Sequence[int],
+    stages: Mapping[str, str] | None = None,
     **details: Any,
 ) -> Observation:
     """Test 5: in lower layers, colour change minus structure change (each relative to unrelated pairs).
@@ -394,8 +394,9 @@ def low_layers_colour(
         structure_rel: ``[n]`` `structure_change_rel`.
         layers: each channel's layer.
         channels: each channel's index.
+        stages: {layer: stage} where not InceptionV1's (`visualizer.analysis.depth`).
     """
-    lower = np.array([stage(layer) == "lower" for layer in layers], dtype=bool)
+    lower = np.array([_stage_of(layer, stages) == "lower" for layer in layers], dtype=bool)
     colour_rel, structure_rel = np.asarray(colour_rel, float)[lower], np.asarray(structure_rel, float)[lower]
     finite = np.isfinite(colour_rel) & np.isfinite(structure_rel)
     median_structure = float(np.median(structure_rel[finite])) if finite.any() else float("nan")
@@ -418,7 +419,12 @@ def low_layers_colour(
 
 
 def image_scale_structure(
-    before: np.ndarray, after: np.ndarray, layers: Sequence[str], channels: Sequence[int], **details: Any
+    before: np.ndarray,
+    after: np.ndarray,
+    layers: Sequence[str],
+    channels: Sequence[int],
+    stages: Mapping[str, str] | None = None,
+    **details: Any,
 ) -> Observation:
     """Test 6: in top layers, `image_scale_share` after minus before transfer.
 
@@ -427,8 +433,9 @@ def image_scale_structure(
         after: ``[n]`` the same channels after transfer.
         layers: each channel's layer.
         channels: each channel's index.
+        stages: {layer: stage} where not InceptionV1's (`visualizer.analysis.depth`).
     """
-    top = np.array([stage(layer) == "top" for layer in layers], dtype=bool)
+    top = np.array([_stage_of(layer, stages) == "top" for layer in layers], dtype=bool)
     return _paired(
         "image_scale_structure",
         np.asarray(after, float)[top] - np.asarray(before, float)[top],

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from visualizer.analysis import observations as obs
-from visualizer.analysis.atlasindex import AtlasIndex, ImageRef
+from visualizer.analysis.atlasindex import INCEPTION_V1, AtlasIndex, ImageRef
 from visualizer.analysis.pixels import (
     colour_change,
     colour_mean_shift,
@@ -104,7 +104,8 @@ class Analysis:
         before, before_snapshot, after, after_snapshot, method: the pair.
         observations: the six entries, in `observations.OBSERVATION_IDS` order.
         channels: per-channel rows: layer, channel, before_path, after_path and the metrics.
-        layers: per-layer rows: layer, paper_index and the metrics.
+        layers: per-layer rows: layer, paper_index (InceptionV1) or graph_index (another network), stage
+            and the metrics; by depth.
         circuits: rows of rewired circuits: layer, channel and an upstream channel's weights and ranks.
         snapshots: rows of the temporal run: layer, channel, snapshot, iteration, distances, progress.
         notes: what could not be measured, and why.
@@ -155,12 +156,6 @@ def _median(values: Sequence[float | None]) -> float | None:
     return float(np.median(finite)) if len(finite) else None
 
 
-def _block(layer: str) -> str:
-    from visualizer.models.layers import resolve_layer
-
-    return resolve_layer(layer).block
-
-
 def _load_pair(
     root: Path, first: list[ImageRef], second: list[ImageRef], size: int
 ) -> tuple[np.ndarray, ...]:
@@ -191,6 +186,7 @@ class _Run:
         self.runs_dir = runs_dir
         self.log = log
         self.notes: list[str] = []
+        self.network: str | None = INCEPTION_V1  # the pair's network, set by `_measure`
         try:
             self.store = Writer(atlas_dir if write else None)
         except sqlite3.OperationalError as error:  # a read-only atlas: measure, keep nothing
@@ -216,6 +212,52 @@ class _Run:
             self.note(f"no model file for {name}/{snapshot} ({where}): model-based metrics are left out")
             return None
         return load_model(path, name, self.index.layer_channels(name))
+
+    @property
+    def inception(self) -> bool:
+        """Whether the pair is of the slim InceptionV1 (else: graph order, no blocks)."""
+        return self.network == INCEPTION_V1
+
+    def order(self, layer: str) -> int:
+        """The layer's depth order: the paper's on InceptionV1, the graph order on another network."""
+        return self.index.order(layer, self.network)
+
+    def block(self, layer: str) -> str:
+        """The layers measured in one forward pass: InceptionV1's block, or the layer itself on another
+        network (which has no blocks)."""
+        if not self.inception:
+            return layer
+        from visualizer.models.layers import resolve_layer
+
+        return resolve_layer(layer).block
+
+    def stage(self, layer: str) -> str:
+        """The layer's stage (`visualizer.analysis.depth`): InceptionV1's blocks, else thirds of the graph
+        depth."""
+        return self.index.layers.stage(layer, self.network)
+
+    def reference(self, model) -> str | None:  # noqa: ANN001 (a keras.Model)
+        """`visual_change`'s feature space in `model`: the setting's layer where the model has it, else on
+        another network `producers.reference_layer` (noted); None when there is none."""
+        names = {layer.name for layer in model.layers}
+        if self.settings.reference in names:
+            return self.settings.reference
+        if self.inception:
+            raise ValueError(
+                f"the reference layer {self.settings.reference!r} is not in model {model.name!r}"
+            )
+        from visualizer.analysis.producers import reference_layer
+
+        try:
+            chosen, why = reference_layer(model)
+        except ValueError as error:
+            self.note(f"no reference layer for visual_change ({error}): it is left out")
+            return None
+        self.note(
+            f"{self.network} has no layer {self.settings.reference!r}: visual_change is measured in "
+            f"{chosen!r}, {why}"
+        )
+        return chosen
 
     def identity(self, name: str, snapshot: str) -> str:
         from visualizer.analysis.runs import file_identity, model_file
@@ -297,11 +339,11 @@ def _model_metrics(
     model_a, model_b = models
     images_a, images_b = images
     count = len(channels)
-    group = groups[_block(layer)]
-    own, own_reference = _before_pass(model_a, group, run.settings.reference, images_a, key)
-    other, other_reference = probe_for(model_a, group, run.settings.reference)(images_b)
+    group = groups[run.block(layer)]
+    reference_layer = run.reference(model_a)
+    own, own_reference = _before_pass(model_a, group, reference_layer, images_a, key)
+    other, other_reference = probe_for(model_a, group, reference_layer)(images_b)
     means_a = {name: np.concatenate([own[name], other[name]]) for name in own}
-    reference = np.concatenate([own_reference, other_reference])
     means_b, _ = probe_for(model_b, group)(np.concatenate([images_a, images_b]))
     index = np.asarray(channels)
     rows = np.arange(count)
@@ -309,20 +351,35 @@ def _model_metrics(
     own_a, a_on_b = act_a[:count][rows, index], act_a[count:][rows, index]
     own_b, b_on_a = act_b[count:][rows, index], act_b[:count][rows, index]
     values = {
-        "visual_change": _cosine_distance(reference[:count], reference[count:]),
         "cross_activation": _ratio(b_on_a, own_b),
         "cross_activation_reverse": _ratio(a_on_b, own_a),
         "own_activation_before": own_a,
         "own_activation_after": own_b,
-        "weight_change": weight_change(folded_kernel(model_a, layer), folded_kernel(model_b, layer))[index],
     }
+    if own_reference is not None and other_reference is not None:
+        values["visual_change"] = _cosine_distance(own_reference, other_reference)
+    try:
+        values["weight_change"] = weight_change(folded_kernel(model_a, layer), folded_kernel(model_b, layer))[
+            index
+        ]
+    except ValueError as error:  # another network's layer whose producing weights are not found
+        if run.inception:
+            raise
+        run.note(f"weight_change of {layer} is left out: {error}")
+        values["weight_change"] = np.full(count, np.nan)
     layer_values: dict[str, float | None] = {}
     for role, matrix in (("before", act_a[:count][:, index]), ("after", act_b[count:][:, index])):
         redundancy = LayerRedundancy(cross_activation_similarity(matrix))
         layer_values[f"vis_duplicate_groups_{role}"] = float(len(redundancy.groups))
         layer_values[f"vis_max_similarity_median_{role}"] = _median(list(redundancy.max_similarity))
     arrays = {"after_on_before": act_b[:count][:, index].astype("float32")}
-    circuits = circuit(model_a, model_b, layer, channels, run.settings.circuit_top)
+    try:
+        circuits = circuit(model_a, model_b, layer, channels, run.settings.circuit_top)
+    except ValueError as error:
+        if run.inception:
+            raise
+        run.note(f"no rewired circuit for {layer}: {error}")
+        circuits = {}
     return values, layer_values, arrays, circuits
 
 
@@ -334,13 +391,13 @@ def _pair_layers(
     method = run.settings.method
     refs_a = run.index.images(before, before_snapshot, method)
     refs_b = run.index.images(after, after_snapshot, method)
-    shared = sorted(set(refs_a) & set(refs_b), key=lambda key: (run.index.order(key[0]), key[0], key[1]))
+    shared = sorted(set(refs_a) & set(refs_b), key=lambda key: (run.order(key[0]), key[0], key[1]))
     by_layer: dict[str, list[int]] = {}
     for layer, channel in shared:
         by_layer.setdefault(layer, []).append(channel)
     groups: dict[str, list[str]] = {}
     for layer in by_layer:
-        groups.setdefault(_block(layer), []).append(layer)
+        groups.setdefault(run.block(layer), []).append(layer)
     identities = (
         (run.identity(before, before_snapshot), run.identity(after, after_snapshot)) if models else ("", "")
     )
@@ -452,7 +509,14 @@ def _data_metrics(
     identity = {role: run.identity(*spec) for role, spec in roles.items()}
     images_digest = hashlib.sha256(np.ascontiguousarray(images).tobytes()).hexdigest()[:16]
     names = [{layer.name for layer in model.layers} for model in models.values()]
-    layers = [layer.id for layer in LAYERS if all(layer.id in found for found in names)]
+    # InceptionV1: all 57 layers; another network: the layers the atlas lists for it, in graph order.
+    candidates = (
+        [layer.id for layer in LAYERS] if run.inception else run.index.layers.network_layers(run.network)
+    )
+    layers = [layer for layer in candidates if all(layer in found for found in names)]
+    if not layers:
+        run.note(f"no layer of {run.network} is in every model: CKA and redundancy on data are left out")
+        return {}
     inputs = _digest(identity["before"], identity["after"], images_digest, run.settings.cka_batch)
     model_inputs = {role: _digest(identity[role], images_digest) for role in roles}
     subjects = {role: f"{model}/{snapshot}@{images_name}" for role, (model, snapshot) in roles.items()}
@@ -541,9 +605,10 @@ def _temporal(
     subject = f"{name}:{method}"
     run.store.subject(subject, "run", after=name, method=method, settings=asdict(run.settings))
     refs = [run.index.images(name, snapshot, method) for snapshot, _ in snapshots]
-    keys = sorted(
-        set.intersection(*(set(r) for r in refs)), key=lambda k: (run.index.order(k[0]), k[0], k[1])
-    )
+    keys = sorted(set.intersection(*(set(r) for r in refs)), key=lambda k: (run.order(k[0]), k[0], k[1]))
+    reference_layer = run.reference(reference)
+    if reference_layer is None:
+        return None
     iterations = [iteration for _, iteration in snapshots]
     identity = run.identity(name, snapshots[0][0])
     matrices, layers, channels = [], [], []
@@ -561,7 +626,7 @@ def _temporal(
             run.log(f"{subject}: {layer} over {len(snapshots)} snapshots")
             paths = [run.root / r[(layer, c)].path for r in refs for c in chans]
             images = load_images(paths, run.settings.size)
-            _, features = probe_for(reference, [], run.settings.reference)(images)
+            _, features = probe_for(reference, [], reference_layer)(images)
             features = features.reshape(len(refs), len(chans), -1).transpose(1, 0, 2)  # [n, K, D]
             unit = features / np.maximum(np.linalg.norm(features, axis=-1, keepdims=True), 1e-12)
             distances = np.clip(1.0 - np.einsum("nkd,nld->nkl", unit, unit), 0.0, 2.0)
@@ -639,7 +704,11 @@ def _small_and_large(
     from visualizer.analysis.runs import dataset_facts
 
     sizes = dict(sizes or {})
-    candidates = [m for m in run.index.children(before) if run.index.images(m, "final", run.settings.method)]
+    candidates = [
+        m
+        for m in run.index.children(before)
+        if run.index.images(m, "final", run.settings.method) and run.index.network(m) == run.network
+    ]
     for name in {small, large, *candidates} - {None} - set(sizes):
         facts = dataset_facts(config, name) if config is not None else None
         if facts is not None:
@@ -665,6 +734,20 @@ def _small_and_large(
 
 
 # -- observations ------------------------------------------------------------------------------
+
+
+def _pair_network(index: AtlasIndex, before: str, after: str) -> str | None:
+    """The network of both models of a pair.
+
+    Raises:
+        ValueError: the two are of different networks (their layer names mean different layers).
+    """
+    first, second = index.network(before), index.network(after)
+    if first != second:
+        raise ValueError(
+            f"{before} is of network {first} and {after} of {second}: a pair compares models of one network"
+        )
+    return first
 
 
 def _attach_paths(entry: obs.Observation, refs_a: dict, refs_b: dict) -> obs.Observation:
@@ -771,6 +854,7 @@ def _measure(
             f"{before}/{before_snapshot} and {after}/{after_snapshot} share no {method} image; models in the "
             f"atlas: {', '.join(run.index.models)}."
         )
+    run.network = _pair_network(run.index, before, after)
     analysis = Analysis(subject, before, before_snapshot, after, after_snapshot, method)
     run.store.subject(
         subject, "pair", before, before_snapshot, after, after_snapshot, method, asdict(settings)
@@ -819,6 +903,12 @@ def _measure(
             f"no temporal run: neither {after} nor a model transferred from {before} has 3 "
             "or more rendered snapshots",
         )
+    elif run.index.network(run_name) != run.network:
+        entries["early_adaptation"] = obs.unavailable(
+            "early_adaptation",
+            f"the temporal run {run_name} is of network {run.index.network(run_name)}, the pair of "
+            f"{run.network}",
+        )
     else:
         series = _temporal(run, run_name, analysis)
         if series is None:
@@ -838,6 +928,7 @@ def _measure(
         )
 
     rows = [(layer, c, m) for layer, per in metrics.items() for c, m in sorted(per.items())]
+    stages = {layer: run.stage(layer) for layer in metrics}
     layers_of = [layer for layer, _, _ in rows]
     channels_of = [c for _, c, _ in rows]
 
@@ -854,7 +945,7 @@ def _measure(
                 responses[layer] = matrix
                 chans[layer] = sorted(per)
                 own[layer] = np.array([per[c].get("own_activation_after") or 0.0 for c in chans[layer]])
-        entries["middle_reuse"] = obs.middle_reuse(responses, own, chans)
+        entries["middle_reuse"] = obs.middle_reuse(responses, own, chans, stages=stages)
     entries["stable_scale"] = obs.stable_scale(
         column("period_before"), column("period_after"), layers_of, channels_of
     )
@@ -877,10 +968,10 @@ def _measure(
             threshold_duplicate=DUPLICATE_THRESHOLD,
         )
     entries["low_layers_colour"] = obs.low_layers_colour(
-        column("colour_change_rel"), column("structure_change_rel"), layers_of, channels_of
+        column("colour_change_rel"), column("structure_change_rel"), layers_of, channels_of, stages=stages
     )
     entries["image_scale_structure"] = obs.image_scale_structure(
-        column("image_scale_before"), column("image_scale_after"), layers_of, channels_of
+        column("image_scale_before"), column("image_scale_after"), layers_of, channels_of, stages=stages
     )
     for key in (
         "middle_reuse",
@@ -911,13 +1002,15 @@ def _measure(
                 "SELECT layer, name, value FROM analysis_layer_metrics WHERE subject = ?", (subject,)
             )
         },
-        key=lambda layer: (run.index.order(layer), layer),
+        key=lambda layer: (run.order(layer), layer),
     )
     for layer in layer_ids:
         analysis.layers.append(
             {
                 "layer": layer,
-                "paper_index": run.index.paper_index.get(layer),
+                "paper_index": run.index.paper_index.get(layer) if run.inception else None,
+                "graph_index": run.index.layers.graph_index(layer, run.network),
+                "stage": run.stage(layer),
                 **run.store.layer_values(subject, layer),
             }
         )

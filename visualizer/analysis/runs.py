@@ -99,13 +99,13 @@ _MODELS: dict[str, Any] = {}
 
 def load_model(path: Path, name: str, expected: dict[str, int]):  # noqa: ANN201 (a keras.Model)
     """Load a snapshot's model (kept for this process) and `check_model` it against the atlas."""
-    import keras
+    from visualizer.models.saved import load_saved_model
 
     key = file_identity(path)
     if key not in _MODELS:
         if len(_MODELS) >= 8:
             _MODELS.pop(next(iter(_MODELS)))
-        _MODELS[key] = keras.saving.load_model(path, compile=False)
+        _MODELS[key] = load_saved_model(path)
     model = _MODELS[key]
     check_model(model, path, name, expected)
     return model

@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from visualizer.analysis.atlasindex import NetworkLayers
 from visualizer.analysis.entries import OBSERVATION_IDS, ChannelRef, Observation
 from visualizer.analysis.readonly import connect_read_only
 
@@ -389,12 +390,26 @@ class ChannelRow:
 
 @dataclass
 class LayerRow:
-    """One layer's metrics for one subject; `paper_index` orders layers by depth."""
+    """One layer's metrics for one subject.
+
+    Attributes:
+        subject: the subject id.
+        layer: the layer id.
+        paper_index: the layer's depth order, which orders layers: InceptionV1's paper index, or on
+            another network its ``graph_index`` (-1 when unknown).
+        metrics: {name: value}.
+        network: the network of the subject's models (None when unknown).
+        graph_index: the layer's position in its network's catalogue (None on InceptionV1).
+        stage: ``lower``, ``middle``, ``top`` (`visualizer.analysis.depth`) or ``unknown``.
+    """
 
     subject: str
     layer: str
     paper_index: int
     metrics: dict[str, float | None]
+    network: str | None = None
+    graph_index: int | None = None
+    stage: str = "unknown"
 
 
 @dataclass
@@ -441,7 +456,7 @@ class Results:
 
     def channel_table(self, subject_id: str) -> list[ChannelRow]:
         """A subject's per-channel rows, ordered by depth then channel."""
-        order = {row.layer: row.paper_index for row in self.layers}
+        order = {row.layer: row.paper_index for row in self.layers if row.subject == subject_id}
         rows = [row for row in self.channels if row.subject == subject_id]
         return sorted(rows, key=lambda row: (order.get(row.layer, 10**6), row.layer, row.channel))
 
@@ -451,6 +466,16 @@ class Results:
             if row.subject == subject_id and row.layer == layer and row.channel == channel:
                 return row.metrics
         return {}
+
+    def stage(self, subject_id: str, layer: str) -> str:
+        """A layer's stage for a subject (`visualizer.analysis.depth`): ``lower``, ``middle``, ``top`` or
+        ``unknown``; InceptionV1's blocks, or thirds of the graph depth on another network."""
+        from visualizer.analysis.depth import stage
+
+        for row in self.layers:
+            if row.subject == subject_id and row.layer == layer:
+                return row.stage
+        return stage(layer)
 
     def layer_table(self, subject_id: str) -> list[LayerRow]:
         """A subject's per-layer rows, by depth."""
@@ -485,7 +510,7 @@ def load_results(atlas_dir: str | os.PathLike) -> Results:
         present = _tables(db)
         if not set(TABLES) <= present:
             return results
-        order = dict(db.execute("SELECT id, paper_index FROM layers")) if "layers" in present else {}
+        facts = NetworkLayers.read(db)
         for row in db.execute("SELECT * FROM analysis_subjects ORDER BY created, subject"):
             results.subjects.append(Subject(*row[:7], json.loads(row[7] or "{}"), row[8]))
         for subject, entry in db.execute("SELECT subject, entry FROM analysis_observations"):
@@ -503,10 +528,23 @@ def load_results(atlas_dir: str | os.PathLike) -> Results:
             "SELECT subject, layer, name, value FROM analysis_layer_metrics"
         ):
             layers.setdefault((subject, layer), {})[name] = value
-        results.layers = sorted(
-            (LayerRow(s, layer, int(order.get(layer, -1)), m) for (s, layer), m in layers.items()),
-            key=lambda row: (row.subject, row.paper_index, row.layer),
-        )
+        subject_network = {s.id: facts.network(s.after) or facts.network(s.before) for s in results.subjects}
+        rows = []
+        for (s, layer), m in layers.items():
+            network = subject_network.get(s)
+            order = facts.order(layer, network)
+            rows.append(
+                LayerRow(
+                    s,
+                    layer,
+                    order if order < 10**6 else -1,
+                    m,
+                    network,
+                    facts.graph_index(layer, network),
+                    facts.stage(layer, network),
+                )
+            )
+        results.layers = sorted(rows, key=lambda row: (row.subject, row.paper_index, row.layer))
         results.snapshots = [
             SnapshotRow(*row)
             for row in db.execute(

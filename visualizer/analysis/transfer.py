@@ -10,7 +10,6 @@ the same channel after it and compares their dominant periods (the
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import sqlite3
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from visualizer.analysis.atlasindex import NetworkLayers
 from visualizer.analysis.readonly import connect_read_only
 
 __all__ = ["LayerScale", "depth_trend", "scale_stability"]
@@ -29,7 +29,8 @@ class LayerScale:
 
     Attributes:
         layer: layer id.
-        paper_index: the layer's position in the paper's order.
+        paper_index: the layer's depth order: its position in the paper's order on InceptionV1, its
+            ``graph_index`` on another network (-1 when unknown).
         channels: channels with a measured period in both models.
         median_before: median period (px) before transfer.
         median_after: median period (px) after transfer.
@@ -82,7 +83,7 @@ def scale_stability(
         after_snapshot: snapshot of `after`.
 
     Returns:
-        One `LayerScale` per layer present in both, in the paper's order.
+        One `LayerScale` per layer present in both, by depth (the paper's order, or graph order).
 
     Raises:
         FileNotFoundError: when the atlas has no catalog.
@@ -94,9 +95,11 @@ def scale_stability(
     with contextlib.closing(connect_read_only(path)) as db:
         first = _periods(db, before, before_snapshot, method)
         second = _periods(db, after, after_snapshot, method)
-        order = dict(db.execute("SELECT id, paper_index FROM layers"))
+        facts = NetworkLayers.read(db)
         models = [row[0] for row in db.execute("SELECT name FROM models ORDER BY name")]
-    shared = sorted(set(first) & set(second), key=lambda key: (order.get(key[0], math.inf), key[1]))
+    network = facts.network(before)
+    order = {layer: facts.order(layer, network) for layer, _ in set(first) | set(second)}
+    shared = sorted(set(first) & set(second), key=lambda key: (order[key[0]], key[0], key[1]))
     if not shared:
         raise ValueError(
             f"{before}/{before_snapshot} and {after}/{after_snapshot} share no measured {method} channel; "
@@ -112,7 +115,7 @@ def scale_stability(
         results.append(
             LayerScale(
                 layer=layer,
-                paper_index=int(order.get(layer, -1)),
+                paper_index=order[layer] if order[layer] < 10**6 else -1,
                 channels=len(pairs),
                 median_before=float(np.median(values[:, 0])),
                 median_after=float(np.median(values[:, 1])),

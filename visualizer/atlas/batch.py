@@ -14,6 +14,7 @@ from pathlib import Path
 from visualizer.analysis.spatial import image_metrics
 from visualizer.atlas.catalog import Catalog, ImageRecord, file_sha256
 from visualizer.atlas.methods import get_method, method_settings
+from visualizer.atlas.networks import network_info
 from visualizer.atlas.plan import RenderBatch
 from visualizer.atlas.sources import render_model
 from visualizer.config import Config
@@ -101,9 +102,11 @@ class BatchRenderer:
             "size": int(result.images.shape[1]),
             "seed": seed,
         }
-        info = _model_info(
-            self.metas[(batch.model, batch.snapshot)], int(model.get_layer(batch.layer).output.shape[-1])
-        )
+        meta = self.metas[(batch.model, batch.snapshot)]
+        info = {
+            **_model_info(meta, int(model.get_layer(batch.layer).output.shape[-1])),
+            **network_info(meta, batch.layer),
+        }
         records = []
         for index, key in enumerate(batch.keys):
             path = self.atlas_dir / key.relpath
@@ -112,7 +115,11 @@ class BatchRenderer:
             record = ImageRecord(
                 key=key,
                 objective=float(result.objectives[index]),
-                settings=dict(recorded, failed=key.channel in result.failed),
+                settings=dict(
+                    recorded,
+                    failed=key.channel in result.failed,
+                    **({"inactive": True} if key.channel in result.inactive else {}),
+                ),
                 model_info=info,
             )
             pixels = to_uint8(result.images[index])

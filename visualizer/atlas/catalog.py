@@ -12,6 +12,12 @@ the figure 6 and 7 layers (`visualizer.models.layers`) in ``meta``, and the
 kind, description and display order of each registered method that has
 images (`visualizer.atlas.methods`) in ``methods``. Code writes them, so a
 rebuild from the images alone writes the same.
+
+Layers are keyed by (network, id): two networks may name a layer alike
+(Keras's ``conv2d``), and channel 3 of one is not channel 3 of the other.
+Each image records its model's network (`visualizer.atlas.networks`) and,
+for networks other than InceptionV1, its layer's catalogue facts, so a
+rebuild recovers the ``models`` and ``layers`` rows of every network.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from visualizer.analysis.readonly import connect_read_only  # re-exported: part 
 from visualizer.analysis.spatial import image_metrics
 from visualizer.atlas.keys import IMAGES_DIR, KEY_PATTERN, PATH_FORMAT, ImageKey, UnsafeNameError
 from visualizer.atlas.methods import registered_methods
+from visualizer.atlas.networks import INCEPTION_V1, network_of_info
 from visualizer.models.layers import LAYERS, figure6_layers, figure7_layers
 from visualizer.pngio import TEMP_PREFIX, file_sha256, read_png
 
@@ -52,19 +59,22 @@ __all__ = [
 ]
 
 CATALOG_NAME = "catalog.sqlite"
-FORMAT_VERSION = "1"
+FORMAT_VERSION = "2"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS models(
     name TEXT PRIMARY KEY, dataset TEXT, dataset_kind TEXT, parent TEXT,
-    description TEXT, num_classes INTEGER, width REAL);
+    description TEXT, num_classes INTEGER, width REAL,
+    network TEXT, network_label TEXT, network_layers INTEGER);
 CREATE TABLE IF NOT EXISTS snapshots(
     model TEXT, snapshot TEXT, iteration INTEGER, is_final INTEGER,
     metric_name TEXT, metric REAL, PRIMARY KEY (model, snapshot));
 CREATE TABLE IF NOT EXISTS layers(
-    id TEXT PRIMARY KEY, slim_scope TEXT, short_id TEXT, graph_op TEXT, block TEXT,
-    channels INTEGER, kernel INTEGER, graph_index INTEGER, paper_index INTEGER);
+    network TEXT, id TEXT, slim_scope TEXT, short_id TEXT, graph_op TEXT, block TEXT,
+    channels INTEGER, kernel INTEGER, graph_index INTEGER, paper_index INTEGER,
+    kind TEXT, aliases TEXT, stride INTEGER, receptive_field INTEGER, grid_stride INTEGER,
+    PRIMARY KEY (network, id));
 CREATE TABLE IF NOT EXISTS model_layers(
     model TEXT, layer TEXT, channels INTEGER, PRIMARY KEY (model, layer));
 CREATE TABLE IF NOT EXISTS images(
@@ -79,6 +89,26 @@ CREATE TABLE IF NOT EXISTS methods(
     name TEXT PRIMARY KEY, kind TEXT, description TEXT, display_order INTEGER);
 CREATE INDEX IF NOT EXISTS images_by_layer ON images(layer, channel);
 """
+
+
+def _migrate(connection: sqlite3.Connection) -> None:
+    """Bring a catalog of format 1 to this format, before the schema's ``CREATE TABLE IF NOT EXISTS``.
+
+    Format 1 keyed ``layers`` by id alone and held only InceptionV1's rows, which every
+    open writes again: the table is dropped and recreated keyed by (network, id).
+    ``models`` gains its network columns (NULL: not recorded; readers infer it, docs/formats.md).
+    """
+
+    def columns(table: str) -> set[str]:
+        return {row[1] for row in connection.execute(f"PRAGMA table_info({table})")}
+
+    layers, models = columns("layers"), columns("models")
+    with connection:
+        if layers and "network" not in layers:
+            connection.execute("DROP TABLE layers")
+        for name, kind in (("network", "TEXT"), ("network_label", "TEXT"), ("network_layers", "INTEGER")):
+            if models and name not in models:
+                connection.execute(f"ALTER TABLE models ADD COLUMN {name} {kind}")
 
 
 def rules_meta() -> dict[str, str]:
@@ -188,6 +218,7 @@ class Catalog:
         try:
             self.connection.execute("PRAGMA journal_mode=WAL")
             self.connection.execute("PRAGMA synchronous=NORMAL")
+            _migrate(self.connection)
             self.connection.executescript(_SCHEMA)
         except sqlite3.Error:
             self.connection.close()
@@ -198,9 +229,10 @@ class Catalog:
         with self.connection:
             self.connection.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", rules_meta().items())
             self.connection.executemany(
-                "INSERT OR REPLACE INTO layers VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT OR REPLACE INTO layers VALUES ({', '.join('?' * 15)})",
                 [
                     (
+                        INCEPTION_V1,
                         layer.id,
                         layer.slim_scope,
                         layer.short_id,
@@ -210,6 +242,11 @@ class Catalog:
                         layer.kernel,
                         layer.graph_index,
                         layer.paper_index,
+                        "conv",
+                        None,
+                        layer.stride,
+                        None,
+                        None,
                     )
                     for layer in LAYERS
                 ],
@@ -293,8 +330,14 @@ class Catalog:
                 record.created,
             ),
         )
+        # An image rendered before networks were recorded keeps the network a newer image recorded.
         self.connection.execute(
-            "INSERT OR REPLACE INTO models VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO models VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET "
+            "dataset = excluded.dataset, dataset_kind = excluded.dataset_kind, parent = excluded.parent, "
+            "description = excluded.description, num_classes = excluded.num_classes, width = excluded.width, "
+            "network = coalesce(excluded.network, network), "
+            "network_label = coalesce(excluded.network_label, network_label), "
+            "network_layers = coalesce(excluded.network_layers, network_layers)",
             (
                 key.model,
                 info.get("dataset"),
@@ -303,8 +346,11 @@ class Catalog:
                 info.get("description"),
                 info.get("num_classes"),
                 info.get("width"),
+                *network_of_info(info, len(LAYERS)),
             ),
         )
+        if info.get("network") and isinstance(info.get("layer"), dict):
+            self._insert_layer(info["network"], info["layer"])
         self.connection.execute(
             "INSERT OR REPLACE INTO snapshots VALUES (?, ?, ?, ?, ?, ?)",
             (
@@ -333,6 +379,55 @@ class Catalog:
         if record.mtime_ns:
             self.connection.execute(
                 "INSERT OR REPLACE INTO files VALUES (?, ?, ?)", (key.relpath, record.bytes, record.mtime_ns)
+            )
+
+    def _insert_layer(self, network: str, facts: dict[str, Any]) -> None:
+        """The ``layers`` row of a layer of a network other than InceptionV1, from an image's facts."""
+        if network == INCEPTION_V1 or facts.get("id") is None:
+            return  # InceptionV1's rows are the project's catalogue, written on every open
+
+        def side(value: Any) -> int | None:
+            """A square (rows, columns) as one number; None where not square."""
+            if isinstance(value, (list, tuple)) and len(value) == 2 and value[0] == value[1]:
+                return int(value[0])
+            return value if isinstance(value, int) else None
+
+        aliases = [str(name) for name in facts.get("aliases") or () if name != facts["id"]]
+        self.connection.execute(
+            f"INSERT OR REPLACE INTO layers VALUES ({', '.join('?' * 15)})",
+            (
+                network,
+                str(facts["id"]),
+                None,
+                None,
+                None,
+                None,
+                facts.get("channels"),
+                side(facts.get("kernel")),
+                facts.get("graph_index"),
+                None,
+                facts.get("kind"),
+                json.dumps(aliases),
+                side(facts.get("stride")),
+                facts.get("receptive_field"),
+                facts.get("grid_stride"),
+            ),
+        )
+
+    def set_networks(self, networks: dict[str, dict[str, Any]]) -> None:
+        """Record each listed model's network (`visualizer.atlas.networks.INFO_KEYS`) in ``models``.
+
+        Only models that already have a row (they have images) change: `vtl render`
+        calls this for the models of its plan, so that images indexed before
+        networks were recorded show under the right network.
+        """
+        with self.connection:
+            self.connection.executemany(
+                "UPDATE models SET network = ?, network_label = ?, network_layers = ? WHERE name = ?",
+                [
+                    (info.get("network"), info.get("network_label"), info.get("network_layers"), name)
+                    for name, info in networks.items()
+                ],
             )
 
     def remove_paths(self, relpaths: Iterable[str]) -> None:

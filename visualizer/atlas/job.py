@@ -33,6 +33,7 @@ __all__ = [
     "check_snapshots",
     "plan_summary",
     "render_atlas",
+    "with_networks",
 ]
 
 
@@ -74,7 +75,7 @@ def check_snapshots(config: Config, plan: Plan) -> dict[tuple[str, str], dict]:
     from visualizer.atlas.sources import frozen_meta
 
     for model, snapshot in dict.fromkeys((b.model, b.snapshot) for b in plan.batches):
-        if config.root_model(model).source == "frozen_graph":  # rendered from its file, not from runs
+        if config.model(model).source == "frozen_graph":  # rendered from its file, not from runs
             metas[(model, snapshot)] = frozen_meta(config, model)
             continue
         meta = read_meta(snapshot_dir(runs_dir, model, snapshot))
@@ -89,6 +90,39 @@ def check_snapshots(config: Config, plan: Plan) -> dict[tuple[str, str], dict]:
             + f". Train them first: vtl train --config {config.path}"
         )
     return metas
+
+
+def with_networks(
+    config: Config, plan: Plan, metas: dict[tuple[str, str], dict]
+) -> dict[tuple[str, str], dict]:
+    """`metas` with each model's network (`visualizer.atlas.networks.network_info` reads them per image).
+
+    Each meta gains ``network``, ``network_label``, ``network_layers`` (its
+    catalogue's size) and, for networks other than InceptionV1, ``layer_facts``:
+    {layer id: catalogue facts} of the layers the plan renders of that model.
+    """
+    from visualizer.atlas.networks import layer_facts
+    from visualizer.atlas.sources import model_catalogue, network_identity
+    from visualizer.models.layers import LAYERS
+
+    wanted: dict[str, set[str]] = {}
+    for batch in plan.batches:
+        wanted.setdefault(batch.model, set()).add(batch.layer)
+    result = dict(metas)
+    for model, layers in wanted.items():
+        network, label = network_identity(config, model)
+        catalogue = model_catalogue(config, model)
+        facts = {info.id: layer_facts(info) for info in catalogue or () if info.id in layers}
+        extra = {
+            "network": network,
+            "network_label": label,
+            "network_layers": len(LAYERS) if catalogue is None else len(catalogue),
+            "layer_facts": facts,
+        }
+        for (name, snapshot), meta in metas.items():
+            if name == model:
+                result[(name, snapshot)] = {**meta, **extra}
+    return result
 
 
 def check_atlas_writable(atlas_dir: Path) -> None:
@@ -144,7 +178,7 @@ def render_atlas(
     plan = make_plan(config, models=models, with_costs=shard is not None)
     if shard is not None:
         plan = plan.shard(*shard)
-    metas = check_snapshots(config, plan)
+    metas = with_networks(config, plan, check_snapshots(config, plan))
     atlas_dir = config.resolve_path(config.project.atlas_dir)
     check_atlas_writable(atlas_dir)
 
@@ -192,6 +226,7 @@ def _render_locked(
     with Catalog(atlas_dir) as catalog:
         catalog.set_meta("title", config.project.name)
         catalog.set_meta("config_hash", config.digest())
+        catalog.set_networks({model: meta for (model, _), meta in metas.items()})
     workers = min(workers, len(todo))
     if workers > 1:
         from visualizer.atlas.workers import render_in_workers

@@ -15,7 +15,12 @@ from dataclasses import dataclass, field
 from typing import NoReturn
 
 from visualizer.atlas.keys import ImageKey
-from visualizer.atlas.methods import check_planned_methods, method_settings, method_step_flops
+from visualizer.atlas.methods import (
+    check_planned_methods,
+    counts_classifier_steps,
+    method_settings,
+    method_step_flops,
+)
 from visualizer.config import Config, ConfigError, ModelConfig, SelectionConfig
 from visualizer.models.layers import (
     LAYERS,
@@ -206,16 +211,26 @@ def _snapshots(selection: SelectionConfig, model: ModelConfig, config: Config | 
     raise ConfigError(f"Invalid snapshots selector {spec!r}; valid: final, all, or a list of snapshot names.")
 
 
-# Methods that need a separate ReLU layer's input, which a frozen graph's one wrapped layer does not expose.
+# Methods that render a layer's pre-ReLU values: on a frozen graph, only layers whose op is a Relu or Relu6.
 PRE_RELU_METHODS = ("negative", "negative_examples")
 
 
-def _check_frozen_method(config: Config, where: str, model_name: str, method: str) -> None:
-    if method in PRE_RELU_METHODS and config.root_model(model_name).source == "frozen_graph":
+def _check_frozen_method(
+    config: Config, where: str, model_name: str, method: str, selection: SelectionConfig
+) -> None:
+    if method not in PRE_RELU_METHODS or config.root_model(model_name).source != "frozen_graph":
+        return
+    from visualizer.models.frozen_source import layers_without_relu
+
+    root = config.root_model(model_name)
+    ids = [layer.id for layer in _own_layers(config, where, selection, model_name)]
+    missing = layers_without_relu(config, root, ids)
+    if missing:
         raise ConfigError(
-            f"{config.location(where + '.methods')}: {where}.methods: {method!r} is not built for the "
-            f"frozen_graph model {model_name!r} yet (issue #22: pre-ReLU values of a frozen graph); "
-            "valid for it: lucid, neuron, diversity, examples. List the models with it in another plan entry."
+            f"{config.location(where + '.methods')}: {where}.methods: {method!r} needs a layer's pre-ReLU "
+            f"values, and layer(s) {', '.join(missing)} of the frozen_graph model {model_name!r} end in no "
+            "Relu or Relu6 op; valid for them: lucid, neuron, diversity, examples. List those layers in "
+            "another plan entry."
         )
 
 
@@ -246,6 +261,7 @@ def make_plan(config: Config, models: Sequence[str] | None = None, with_costs: b
     Raises:
         ConfigError: unknown model, layer, method or selector, naming the valid choices.
     """
+    from visualizer.atlas.sources import own_step_flops
     from visualizer.models.inception_v1 import scaled_channels
 
     if models:
@@ -273,7 +289,7 @@ def make_plan(config: Config, models: Sequence[str] | None = None, with_costs: b
                 )
             model = config.model(model_name)
             for method in selection.methods:
-                _check_frozen_method(config, where, model_name, method)
+                _check_frozen_method(config, where, model_name, method, selection)
             if config.is_inception(model_name) and inception_layers is None:
                 try:
                     inception_layers = select_layers(selection.layers)
@@ -313,9 +329,12 @@ def make_plan(config: Config, models: Sequence[str] | None = None, with_costs: b
                         for start in range(0, len(fresh), chunk):
                             channels = tuple(fresh[start : start + chunk])
                             cost = 0.0
-                            if with_costs and inception:  # FLOPs are counted for InceptionV1 only
+                            if with_costs and inception:
                                 step = method_step_flops(method, config, layer.id)
                                 cost = step * len(channels) * steps if steps else step
+                            elif with_costs and steps and counts_classifier_steps(method):
+                                step = own_step_flops(config, model_name, layer.id, render.size)
+                                cost = step * len(channels) * steps
                             batches.append(
                                 RenderBatch(model_name, snapshot, method, layer.id, channels, cost, steps)
                             )

@@ -30,8 +30,16 @@ import keras
 from visualizer.errors import VtlError
 from visualizer.models import inception_v1
 from visualizer.models import layers as slim_layers
+from visualizer.models.flatten import has_nested_models, rebuild_flat
 from visualizer.models.graph import calls_in_model, grid_geometry, producer
-from visualizer.models.layers import LayerSelectionError, UnknownLayerError, every_nth
+from visualizer.models.layers import (
+    FIGURE7_COUNT,
+    LayerSelectionError,
+    UnknownLayerError,
+    evenly_by_depth,
+    every_nth,
+)
+from visualizer.models.saved import load_saved_model
 
 __all__ = [
     "KINDS",
@@ -49,7 +57,6 @@ __all__ = [
 ]
 
 SELECTORS = ("all", "every:N", "figure7", "figure6")
-FIGURE7_COUNT = 8
 
 # Convolution-like layer types and their kind, most specific first.
 _CONVOLUTIONS: tuple[tuple[type, str], ...] = (
@@ -223,7 +230,8 @@ def discover_layers(model: keras.Model, dense: bool = False) -> list[LayerInfo]:
     """The catalogue of `model`: every convolution-like layer, in graph order.
 
     Args:
-        model: a functional Keras model (nested models' layers are not listed).
+        model: a functional Keras model. Nested models (a base called as one layer, a
+            ``Sequential`` block) are listed by their own layers, as `rebuild_flat` names them.
         dense: also list ``Dense`` layers applied to a feature map (rank-4
             output), e.g. ConvNeXt's pointwise layers.
 
@@ -235,7 +243,9 @@ def discover_layers(model: keras.Model, dense: bool = False) -> list[LayerInfo]:
     """
     if is_inception_v1(model):
         return _inception_catalogue(model)
-    if isinstance(model, keras.Sequential):  # its graph, as a functional model over the same layers
+    if has_nested_models(model):  # the graph `prepare_image_model` renders: nested models flattened
+        model = rebuild_flat(model, copy_weights=False)
+    elif isinstance(model, keras.Sequential):  # its graph, as a functional model over the same layers
         model = keras.Model(model.inputs, model.outputs, name=model.name)
     readers = _consumers(model)
     rows: list[LayerInfo] = []
@@ -306,14 +316,6 @@ def find_layer(catalogue: list[LayerInfo], name: str, source: str | None = None)
     raise error
 
 
-def _evenly_by_depth(catalogue: list[LayerInfo], count: int) -> list[LayerInfo]:
-    """The deepest layer of each of `count` equal runs of the graph order (so the deepest of all is last)."""
-    total = len(catalogue)
-    if total <= count:
-        return list(catalogue)
-    return [catalogue[((part + 1) * total + count - 1) // count - 1] for part in range(count)]
-
-
 def select_layers(catalogue: list[LayerInfo], spec: object, source: str | None = None) -> list[LayerInfo]:
     """Resolve a plan's layer selector against a model's catalogue.
 
@@ -344,7 +346,7 @@ def select_layers(catalogue: list[LayerInfo], spec: object, source: str | None =
     if spec == "figure7":
         if inception:
             return [find_layer(catalogue, layer_id, source) for layer_id in slim_layers.FIGURE7_IDS]
-        return _evenly_by_depth(catalogue, FIGURE7_COUNT)
+        return evenly_by_depth(catalogue, FIGURE7_COUNT)
     if spec == "figure6":
         if not inception:
             where = f" {source}" if source else " this model"
@@ -379,7 +381,7 @@ def load_model_file(path: str | os.PathLike) -> keras.Model:
             f"{str(path)!r} is not a Keras model file: it is neither a .keras archive (zip) nor an .h5 file."
         )
     try:
-        return keras.models.load_model(path, compile=False)
+        return load_saved_model(path)
     except (ValueError, TypeError, OSError, KeyError) as error:
         raise ModelFileError(
             f"{str(path)!r} is not a Keras model file Keras can load (.keras or .h5): "

@@ -16,7 +16,9 @@ of the stateless ops frozen vision networks are made of (convolutions,
 pooling, normalization, activations, arithmetic, reshapes, constants); a
 graph with any other op (files, datasets, summaries, the network, Python,
 variables, function calls, control flow, anything stateful or random) is
-refused with `UnsafeGraphError`. TensorFlow backend only.
+refused with `UnsafeGraphError`. TensorFlow backend only. Its weights stay
+constants here; `visualizer.models.frozen_trainable` runs the same graph with
+its weights as variables, for a transfer to train.
 
 `export_frozen_graph` goes the other way: it freezes a Keras model, cut at
 one of its layers, into such a graph (placeholder ``input``, images in
@@ -39,6 +41,7 @@ from visualizer.models.graph import truncate
 
 __all__ = [
     "ALLOWED_OPS",
+    "REDIRECT_GRADIENT",
     "FrozenGraph",
     "FrozenGraphLayer",
     "UnsafeGraphError",
@@ -47,6 +50,8 @@ __all__ = [
     "frozen_graph_model",
     "load_graph_def",
     "output_layer_name",
+    "register_redirected_gradient",
+    "tensor_name",
 ]
 
 ALLOWED_OPS = frozenset(
@@ -288,7 +293,8 @@ def load_graph_def(path: str | Path) -> Any:
     return graph_def
 
 
-def _tensor_name(name: str) -> str:
+def tensor_name(name: str) -> str:
+    """`name` as a tensor name: ``"scope/op"`` becomes ``"scope/op:0"``; a tensor name stays."""
     return name if ":" in name else name + ":0"
 
 
@@ -314,21 +320,22 @@ def output_layer_name(tensor: str) -> str:
         Its catalogue id when it has one (slim InceptionV1 graphs), else the
         tensor name with the characters Keras refuses replaced by ``_``.
     """
-    return _keras_name(_tensor_name(tensor))
+    return _keras_name(tensor_name(tensor))
 
 
-_REDIRECT_GRADIENT = "VisualizerRedirectedRelu"
+REDIRECT_GRADIENT = "VisualizerRedirectedRelu"
+"""The gradient override name of Lucid's redirected ReLU (`register_redirected_gradient`)."""
 _registered = False
 
 
-def _register_redirected_gradient() -> None:
+def register_redirected_gradient() -> None:
     """Register Lucid's redirected ReLU gradient for graphs imported under an override map."""
     global _registered
     if _registered:
         return
     import tensorflow as tf
 
-    @tf.RegisterGradient(_REDIRECT_GRADIENT)
+    @tf.RegisterGradient(REDIRECT_GRADIENT)
     def _redirected(op, grad):  # noqa: ANN001, ANN202 - TensorFlow's gradient signature
         x = op.inputs[0]
         zeros = tf.zeros_like(grad)
@@ -358,12 +365,12 @@ class FrozenGraphLayer(keras.layers.Layer):
         import tensorflow as tf
 
         self.graph = graph
-        self.tensors = [_tensor_name(t) for t in tensors]
+        self.tensors = [tensor_name(t) for t in tensors]
         self.redirect_relu = redirect_relu
         if redirect_relu:
-            _register_redirected_gradient()
-        input_tensor = _tensor_name(graph.input_name)
-        overrides = {"Relu": _REDIRECT_GRADIENT} if redirect_relu else {}
+            register_redirected_gradient()
+        input_tensor = tensor_name(graph.input_name)
+        overrides = {"Relu": REDIRECT_GRADIENT} if redirect_relu else {}
 
         def imported(images):
             with tf.compat.v1.get_default_graph().gradient_override_map(overrides):

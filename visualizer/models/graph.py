@@ -7,10 +7,10 @@
   `single_input`.
 - Grid geometry: `grid_geometry` and `receptive_field` (where a layer's units
   look in the input image).
-- The functional graph: `producer`, `producer_inputs`, `inbound_layers` and
-  `calls_in_model`.
+- The functional graph: `producer`, `producer_inputs`, `inbound_layers`,
+  `calls_in_model` and `run_through_graph`.
 
-Keras 3 has no public API for walking a functional graph, so the last four
+Keras 3 has no public API for walking a functional graph, so the last five
 read private attributes; nothing else in the project does:
 
 - ``KerasTensor._keras_history``: ``(operation, node_index, tensor_index)``,
@@ -20,16 +20,20 @@ read private attributes; nothing else in the project does:
   are public);
 - ``Functional._nodes``: the keys ``f"{id(layer)}_ib-{index}"`` of the calls
   that belong to a model's own graph (layers can be shared between models).
+- ``Functional._run_through_graph``: Keras's walk of a functional graph,
+  the one ``keras.models.clone_model`` runs.
 
 ``tests/models/test_graph.py`` checks each of them on the installed Keras and
-names the attribute and the version when one changes.
+names the attribute and the version when one changes
+(``tests/models/test_nested_models.py`` covers ``_run_through_graph``).
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import keras
 
@@ -46,6 +50,7 @@ __all__ = [
     "producer_inputs",
     "receptive_field",
     "resolve_model_layer",
+    "run_through_graph",
     "single_input",
     "truncate",
 ]
@@ -81,6 +86,26 @@ def calls_in_model(model: keras.Model) -> Iterator[tuple[keras.Operation, list[k
         for index, node in enumerate(layer._inbound_nodes):
             if f"{id(layer)}_ib-{index}" in in_graph:
                 yield layer, list(node.input_tensors)
+
+
+def run_through_graph(
+    model: keras.Model,
+    inputs: Any,
+    operation_fn: Callable[[keras.Operation], Any],
+    call_fn: Callable[..., Any],
+) -> Any:
+    """`model`'s functional graph replayed on `inputs`, in Keras's own graph order.
+
+    Args:
+        model: a functional Keras model.
+        inputs: tensors in the structure of ``model.input``.
+        operation_fn: maps each layer of the graph to the layer to call instead.
+        call_fn: ``call_fn(layer, *args, **kwargs)`` makes each call.
+
+    Returns:
+        The outputs, in the structure of ``model.output``.
+    """
+    return model._run_through_graph(inputs, operation_fn=operation_fn, call_fn=call_fn)
 
 
 # -- layers -----------------------------------------------------------------------------------

@@ -27,9 +27,11 @@ from visualizer.errors import VtlError
 
 __all__ = [
     "LayerSelectionError",
+    "evenly_by_depth",
     "every_nth",
     "BLOCKS",
     "FIGURE6_SHORT_IDS",
+    "FIGURE7_COUNT",
     "FIGURE7_IDS",
     "LAYERS",
     "PAPER_ORDER",
@@ -334,6 +336,9 @@ selection ends "with the deepest layer", which its own list does not
 (Mixed_5c_Branch_3_b_1x1, position 57, is not in it): the list is followed.
 """
 
+FIGURE7_COUNT = len(FIGURE7_IDS)
+"""Layers in a figure 7: the paper's eight, or eight evenly spaced by depth in another network."""
+
 
 def figure6_layers() -> list[Layer]:
     """The six layers of the paper's figure 6, panels (a) to (f)."""
@@ -367,3 +372,16 @@ def every_nth(catalogue: Sequence[T], text: str) -> list[T]:
             f"Layers selector {text!r} selects nothing: the catalogue has {len(catalogue)} layers."
         )
     return list(catalogue[step - 1 :: step])
+
+
+def evenly_by_depth(catalogue: Sequence[T], count: int) -> list[T]:
+    """The deepest of each of `count` equal runs of `catalogue` (graph order), so the deepest of all is last.
+
+    A network other than InceptionV1 has no paper layers: its ``"figure7"``
+    selector, and the gallery's figure 7 of it, take these. All of them when
+    there are `count` or fewer.
+    """
+    total = len(catalogue)
+    if total <= count:
+        return list(catalogue)
+    return [catalogue[((part + 1) * total + count - 1) // count - 1] for part in range(count)]

@@ -24,6 +24,7 @@ import keras
 
 from visualizer.errors import VtlError
 from visualizer.models.catalogue import ModelFileError, discover_layers, find_layer, load_model_file
+from visualizer.models.flatten import rebuild_flat
 from visualizer.models.graph import truncate
 from visualizer.models.layers import UnknownLayerError
 
@@ -82,7 +83,11 @@ def prepare_image_model(
     Returns:
         A functional model with copies of `model`'s layers and weights whose input has undefined
         height and width (the renderer's transforms change the size every
-        step); the input keeps the model's own size where a layer needs it.
+        step); the input keeps the model's own size where a layer needs it. A nested model
+        (a ``keras.applications`` base called as one layer, a ``Sequential`` block) is
+        replaced by its own layers (`visualizer.models.flatten`), so the catalogue,
+        cuts and renders see them; an inner name taken by an outer layer becomes
+        ``<nested model>_<name>``.
 
     Raises:
         ModelInputError: `model` has no image input, or several inputs.
@@ -106,14 +111,11 @@ def prepare_image_model(
             structure = (
                 [inputs] if isinstance(model.input, (list, tuple)) else inputs
             )  # a saved model's may be a list
-            rebuilt = keras.models.clone_model(model, input_tensors=structure, call_function=call)
+            # Fresh layers (a shared layer's `output` is its first graph's), nested models flattened.
+            return rebuild_flat(model, structure, call=call)
         except (ValueError, TypeError) as error:  # a layer that needs the model's own size
             last_error = error
             continue
-        for layer in model.layers:  # fresh layers (a shared layer's `output` is its first graph's)
-            if layer.weights:
-                rebuilt.get_layer(layer.name).set_weights(layer.get_weights())
-        return rebuilt
     raise ModelInputError(f"{source}: the model cannot be rebuilt on a new image input: {last_error}")
 
 

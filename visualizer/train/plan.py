@@ -23,6 +23,13 @@ class MissingInputsError(FileNotFoundError):
     """Checkpoints or datasets a config needs are not on disk."""
 
 
+def _zoo_network(key: str):  # noqa: ANN202 (a visualizer.models.zoo.ZooNetwork)
+    """The zoo's entry for `key` (`visualizer.models.zoo`, imported here only when a config has one)."""
+    from visualizer.models.zoo import zoo_network
+
+    return zoo_network(key)
+
+
 def model_hash(config: Config, name: str) -> str:
     """A short hash of everything that determines a model's weights.
 
@@ -44,6 +51,8 @@ def model_hash(config: Config, name: str) -> str:
     }
     if model.source in ("keras", "frozen_graph"):
         payload["file"] = _file_digest(config.model_path(model))
+    if model.source == "zoo":
+        payload["file"] = _zoo_network(model.network).weights_sha256
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]
 
 
@@ -73,19 +82,15 @@ def checkpoint_missing(prefix: Path) -> bool:
 
 def _check_settings(config: Config, model: ModelConfig) -> None:
     where = f"model {model.name!r}"
-    if model.source in ("checkpoint", "keras", "frozen_graph"):
+    if model.source == "zoo":
+        _zoo_network(model.network)  # one line naming the zoo when the key is not in it
+    if model.source in ("checkpoint", "keras", "frozen_graph", "zoo"):
         if model.snapshots:
             raise ConfigError(
                 f"{where}: a {model.source} model's snapshots are its own ('final', or a keras runs "
                 f"folder's); remove snapshots {model.snapshots}."
             )
         return
-    if model.source == "transfer" and config.root_model(model.name).source == "frozen_graph":
-        raise ConfigError(
-            f"{where}: a transfer from a frozen_graph parent ({model.parent!r}) is not built yet (issue #22: "
-            "a frozen graph's weights are constants); export the network as a .keras file and use "
-            'source = "keras".'
-        )
     if model.head == "logits":
         raise ConfigError(f"{where}: head 'logits' comes only from a checkpoint; valid: dense, single_dense.")
     if model.steps < 0 or model.epochs < 0 or (model.steps == 0 and model.epochs == 0):
@@ -168,6 +173,8 @@ def _check_inputs(config: Config, plan: list[ModelConfig]) -> None:
                     "the TF-slim InceptionV1 checkpoint, inception_v1_2016_08_28.tar.gz from the TF-slim "
                     "model zoo (https://github.com/tensorflow/models/tree/master/research/slim)",
                 )
+        elif model.source == "zoo":
+            _zoo_network(model.network).check_installed()  # names the missing package and its install command
         elif model.source in ("keras", "frozen_graph"):
             path = config.model_path(model)
             if not path.exists():

@@ -137,8 +137,6 @@ def load_snapshot(runs_dir: str | os.PathLike, model: str, snapshot: str):
             f"No complete snapshot {model}/{snapshot} in {Path(runs_dir)} (expected {folder / META_FILE}); "
             f"complete snapshots of {model!r}: {', '.join(available) or 'none'}."
         )
-    import keras
+    from visualizer.models.saved import load_saved_model
 
-    import visualizer.models.inception_v1  # noqa: F401  registers the custom layers for loading
-
-    return keras.models.load_model(folder / MODEL_FILE, compile=False), meta
+    return load_saved_model(folder / MODEL_FILE), meta

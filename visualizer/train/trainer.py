@@ -7,8 +7,11 @@ For each model (config order, parents first):
 - ``source = "pretrain"``: train a fresh network on its dataset;
 - ``source = "keras"``: import the model file (or every snapshot of a runs
   folder) on images in [0, 1] (`visualizer.models.own.load_keras_source`);
+- ``source = "zoo"``: build the network with its published weights
+  (`visualizer.models.zoo`) and write it as the model's ``final``;
 - ``source = "frozen_graph"``: nothing to train; the graph is read where it
-  is rendered (`visualizer.atlas.frozen`), and a transfer from it is refused;
+  is rendered; a transfer from it gets the graph with its weights as
+  variables (`visualizer.models.frozen_trainable`), cut in the graph;
 - ``source = "transfer"``: take the parent's ``final`` model; an InceptionV1
   parent's base network (all 57 conv layers, by name) is copied into a fresh
   network with the configured head, any other parent is cut at its last
@@ -138,31 +141,47 @@ def _import_keras(config: Config, model: ModelConfig, progress: bool) -> TrainRe
     start = time.perf_counter()
     path = config.model_path(model)
     entries = runs_folder_snapshots(path) if path.is_dir() else [(FINAL, path, {})]
-    runs_dir = config.resolve_path(config.project.runs_dir)
     for snapshot, where, old in entries:
         file = where / "model.keras" if where.is_dir() else where
-        network = load_keras_source(file, tuple(model.input_range))
-        classes = int(network.output.shape[-1]) if len(network.outputs) == 1 else 0
-        meta = _meta(
-            config,
-            model,
-            snapshot,
-            int(old.get("iteration", 0)),
-            dataset=old.get("dataset")
-            or (model.dataset.world or model.dataset.kind if _has_dataset(model) else ""),
-            dataset_kind=old.get("dataset_kind") or (model.dataset.kind if _has_dataset(model) else "keras"),
-            num_classes=old.get("num_classes", classes),
-            class_names=old.get("class_names", []),
-            multi_label=old.get("multi_label", model.multi_label),
-            loss=old.get("loss"),
-            metric_name=old.get("metric_name", "accuracy"),
-            metric=old.get("metric"),
-        )
-        meta["is_final"] = snapshot == FINAL
-        meta["head"] = old.get("head")  # the model's own, not the config's default for transfers
-        write_snapshot(runs_dir, network, meta)
+        _write_imported(config, model, snapshot, load_keras_source(file, tuple(model.input_range)), old)
     _say(f"{model.name}: imported {path} ({len(entries)} snapshot(s))", progress)
     return TrainResult(model.name, "loaded", 0, time.perf_counter() - start, "accuracy", None, None)
+
+
+def _import_zoo(config: Config, model: ModelConfig, progress: bool) -> TrainResult:
+    """Build a ``zoo`` network with its published weights and write it as the model's ``final`` snapshot."""
+    from visualizer.models.zoo import zoo_network
+
+    start = time.perf_counter()
+    entry = zoo_network(model.network)
+    _write_imported(config, model, FINAL, entry.build(), {})
+    _say(f"{model.name}: built {entry.label} with weights from {entry.weights}", progress)
+    return TrainResult(model.name, "loaded", 0, time.perf_counter() - start, "accuracy", None, None)
+
+
+def _write_imported(
+    config: Config, model: ModelConfig, snapshot: str, network: keras.Model, old: dict
+) -> None:
+    """Write one imported (not trained) snapshot, keeping what an imported runs folder's `old` meta says."""
+    classes = int(network.output.shape[-1]) if len(network.outputs) == 1 else 0
+    meta = _meta(
+        config,
+        model,
+        snapshot,
+        int(old.get("iteration", 0)),
+        dataset=old.get("dataset")
+        or (model.dataset.world or model.dataset.kind if _has_dataset(model) else ""),
+        dataset_kind=old.get("dataset_kind") or (model.dataset.kind if _has_dataset(model) else model.source),
+        num_classes=old.get("num_classes", classes),
+        class_names=old.get("class_names", []),
+        multi_label=old.get("multi_label", model.multi_label),
+        loss=old.get("loss"),
+        metric_name=old.get("metric_name", "accuracy"),
+        metric=old.get("metric"),
+    )
+    meta["is_final"] = snapshot == FINAL
+    meta["head"] = old.get("head")  # the model's own, not the config's default for transfers
+    write_snapshot(config.resolve_path(config.project.runs_dir), network, meta)
 
 
 def _has_dataset(model: ModelConfig) -> bool:
@@ -199,6 +218,11 @@ def _parent_network(folder: str, stamp: int) -> keras.Model:
 
 
 def _parent_final(config: Config, model: ModelConfig) -> keras.Model:
+    parent = config.model(model.parent)
+    if parent.source == "frozen_graph":  # no runs folder: the graph itself, its weights as variables
+        from visualizer.models.frozen_source import frozen_parent_network
+
+        return frozen_parent_network(config, parent)
     final = config.resolve_path(config.project.runs_dir) / model.parent / FINAL
     stamp = (final / "meta.json").stat().st_mtime_ns if (final / "meta.json").exists() else 0
     return _parent_network(str(final), stamp)
@@ -449,7 +473,7 @@ def train_model(
     runs_dir = config.resolve_path(config.project.runs_dir)
     digest = model_hash(config, model.name)
     finished = read_meta(runs_dir / model.name / FINAL)
-    if finished is not None and model.source == "keras" and finished["config_hash"] != digest:
+    if finished is not None and model.source in ("keras", "zoo") and finished["config_hash"] != digest:
         finished = None  # the file changed: nothing is trained, so it is imported again
     if finished is not None:
         return _finished_before(model, runs_dir / model.name, digest, finished, progress)
@@ -457,6 +481,8 @@ def train_model(
         return _load_checkpoint(config, model, progress)
     if model.source == "keras":
         return _import_keras(config, model, progress)
+    if model.source == "zoo":
+        return _import_zoo(config, model, progress)
     if model.source == "frozen_graph":
         return _frozen_graph(config, model, progress)
     _require_tensorflow()

@@ -97,7 +97,9 @@ def _choices(names: list[str]) -> str:
 
 
 def _aliases(layer: LayerRow) -> list[str]:
-    return [name for name in (layer.id, layer.short_id, layer.slim_scope, layer.graph_op) if name]
+    """Every name of a layer; ``<network>/<id>`` too, which tells apart two networks' layers of one id."""
+    names = (layer.id, layer.short_id, layer.slim_scope, layer.graph_op, *layer.aliases)
+    return [name for name in names if name] + [f"{layer.network}/{layer.id}"]
 
 
 def _resolve_layers(atlas: Atlas, names: list[str], method: str) -> list[LayerRow]:
@@ -135,7 +137,12 @@ def _resolve_method(atlas: Atlas, method: str) -> str:
 
 def _resolve_models(atlas: Atlas, names: list[str], layers: list[LayerRow], method: str) -> list[str]:
     ids = {layer.id for layer in layers}
-    present = {image.model for image in atlas.images if image.layer in ids and image.method == method}
+    keys = {layer.key for layer in layers}  # a model of another network has other layers of these names
+    present = {
+        image.model
+        for image in atlas.images
+        if (atlas.network_of(image.model), image.layer) in keys and image.method == method
+    }
     with_images = [model for model in atlas.models if model in present]
     if not names:
         if not with_images:

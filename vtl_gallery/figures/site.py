@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vtl_gallery import urls
+from vtl_gallery.catalog import INCEPTION_V1
 from vtl_gallery.figures.latex import latex_snippet
 from vtl_gallery.figures.render import figure_digest
 from vtl_gallery.figures.spec import (
@@ -120,6 +121,14 @@ def _tile(site: Site, picture) -> Tile:
     return Tile(site.atlas.source(picture.row), picture.size, picture.derived.sha256)
 
 
+def _which(context: dict, figure: int) -> str:
+    """How a caption names the figure: the paper's (InceptionV1), or the paper's view of another network."""
+    network = context.get("fig_network")
+    if network is None:
+        return f"The paper's figure {figure} rebuilt from this atlas"
+    return f"The paper's figure {figure} for {network.label}, from this atlas (layers not the paper's)"
+
+
 def _figure6(site: Site, context: dict) -> FigureSpec | None:
     model = context.get("fig6_model")
     panels = [p for p in context.get("fig6", []) if p.rows]
@@ -137,7 +146,7 @@ def _figure6(site: Site, context: dict) -> FigureSpec | None:
     )
     layers = ", ".join(panel.layer.id for panel in panels)
     caption = (
-        f"The paper's figure 6 rebuilt from this atlas: channels (columns) of {model.name} "
+        f"{_which(context, 6)}: channels (columns) of {model.name} "
         f"({model.dataset_label}) at its training snapshots (rows), {site.primary_method} images; "
         f"panels: {layers}"
     )
@@ -154,7 +163,7 @@ def _figure7(site: Site, context: dict, name: str) -> FigureSpec | None:
     title = f"{pre.name} (pre) and {post.name} (post)" if pre else post.name
     panel = Panel(title, tuple(context["fig7_header"]), labels, tiles)
     caption = (
-        f"The paper's figure 7 rebuilt from this atlas: the first channels of each layer (rows) "
+        f"{_which(context, 7)}: the first channels of each layer (rows) "
         f"before transfer ({pre.name if pre else 'no parent'}) and after ({post.name}, "
         f"{post.dataset_label}), {site.primary_method} images; layers: {', '.join(row.label for row in rows)}"
     )
@@ -217,11 +226,12 @@ def _specs(site: Site, with_channels: bool) -> list[tuple[Page, FigureSpec]]:
     found = []
     for page in site.pages:
         spec = None
-        if page.template == "figure6.html" and page.path == urls.FIGURE6:
+        network = page.context.get("fig_net", INCEPTION_V1)
+        if page.template == "figure6.html" and page.path == urls.figure6(network):
             spec = _figure6(site, page.context)
         elif page.template == "figure7.html":
             model = page.context.get("fig7_post")
-            default = page.path == urls.FIGURE7
+            default = page.path == urls.figure7(network)
             spec = _figure7(
                 site, page.context, "figure-7" if default or model is None else f"figure-7-{model.name}"
             )

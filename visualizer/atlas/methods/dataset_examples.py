@@ -97,7 +97,7 @@ def _has_dataset(model) -> bool:  # noqa: ANN001 (a ModelConfig)
     """Whether a model has a dataset to draw examples from (optional for keras and frozen_graph models)."""
     if model.source == "checkpoint":
         return False
-    if model.source in ("keras", "frozen_graph"):
+    if model.source in ("keras", "frozen_graph", "zoo"):
         return model.dataset.kind != "world" or bool(model.dataset.world)
     return True
 
@@ -160,10 +160,9 @@ def examples(
         "images": {"model": images["model"], "dataset": name, "scored": len(pixels)},
         "crop": found.crop,
     }
-    # A channel no image activates has a grey sheet and is reported as failed, like a failed render.
+    # A channel no image activates (dead on this dataset) has a grey sheet: a finding, not a failure.
     values = found.activations[:, 0].astype("float64")
-    values[[list(channels).index(c) for c in found.inactive]] = np.nan  # failed: NaN, as for renders
-    return MethodResult(found.sheets, values, found.inactive, recorded=recorded)
+    return MethodResult(found.sheets, values, [], recorded=recorded, inactive=found.inactive)
 
 
 @register_method(

@@ -36,6 +36,7 @@ __all__ = [
     "MethodResult",
     "available_methods",
     "check_planned_methods",
+    "counts_classifier_steps",
     "get_method",
     "method_record",
     "method_settings",
@@ -62,13 +63,16 @@ class MethodResult:
 
     `recorded` holds settings to store with every image in place of the
     method's arguments of the same name (for example a weights file's name
-    and digest rather than its path on the rendering machine).
+    and digest rather than its path on the rendering machine). `inactive`
+    channels have no picture to show but did not fail: no dataset image
+    activates them (their images record ``"inactive": true``).
     """
 
     images: np.ndarray
     objectives: np.ndarray
     failed: list[int]
     recorded: dict[str, Any] = field(default_factory=dict)
+    inactive: list[int] = field(default_factory=list)
 
 
 MethodFunction = Callable[..., MethodResult]
@@ -296,6 +300,14 @@ def method_settings(name: str, config, model: str | None = None) -> dict[str, An
 def method_step_flops(name: str, config, layer_id: str) -> float:
     """FLOPs of one step of one image of the method called `name` on `layer_id` (an InceptionV1 layer id)."""
     return method_record(name).flops(config, layer_id)
+
+
+def counts_classifier_steps(name: str) -> bool:
+    """Whether a step of method `name` is one forward pass and input gradient of the classifier.
+
+    Such a step (`classifier_step_flops`) can be counted on any network, not only InceptionV1.
+    """
+    return method_record(name).step_flops is classifier_step_flops
 
 
 @add_check

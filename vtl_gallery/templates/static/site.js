@@ -29,6 +29,10 @@
     return cache[key];
   }
   function pageUrl(sitePath) { return root + sitePath + (pretty ? "" : "index.html"); }
+  // A layer entry of the index: its channel's page is under the layer's (layer/<id>/<n>/, or the same
+  // under network/<network>/ outside InceptionV1); its name says its network when the atlas has several.
+  function channelPage(layer, channel) { return pageUrl(layer.url + channel + "/"); }
+  function layerName(layer) { return layer.id + (layer.network ? " (" + layer.network + ")" : ""); }
   function loadIndex() { return load("search", "search/index.js"); }
 
   // --- search -------------------------------------------------------------------------------
@@ -75,22 +79,23 @@
     for (const layer of index.layers) {
       let best = 0;
       let matched = layer.id;
+      const name0 = layerName(layer);
       for (const name of layer.names) {
         const s = score(name, base);
         if (s > best) { best = s; matched = name; }
       }
       if (!best) continue;
       if (channel !== null && layer.channels.includes(channel)) {
-        hits.push({ score: best + 50, label: layer.id + ":" + channel, detail: "channel · " + matched,
-          url: pageUrl(index.channelUrl.replace("{layer}", layer.id).replace("{channel}", channel)),
+        hits.push({ score: best + 50, label: layer.id + ":" + channel + (layer.network ? " (" + layer.network + ")" : ""), detail: "channel · " + matched,
+          url: channelPage(layer, channel),
           thumb: thumbOf(layer, channel) });
       } else if (channel !== null) {
         // Say so, rather than silently returning the layer: and list what was rendered.
-        hits.push({ score: best + 50, label: layer.id + ":" + channel + " was not rendered",
-          detail: "rendered channels of " + layer.id + ": " + (ranges(layer.channels) || "none"),
+        hits.push({ score: best + 50, label: layer.id + ":" + channel + " was not rendered" + (layer.network ? " in " + layer.network : ""),
+          detail: "rendered channels of " + name0 + ": " + (ranges(layer.channels) || "none"),
           url: pageUrl(layer.url), missing: layer });
       }
-      hits.push({ score: best, label: layer.id, detail: "layer " + layer.paper + " · " + (matched === layer.id ? layer.names[1] || "" : matched),
+      hits.push({ score: best, label: name0, detail: "layer " + layer.paper + " · " + (matched === layer.id ? layer.names[1] || "" : matched),
         url: pageUrl(layer.url), thumb: layer.channels.length ? thumbOf(layer, layer.channels[0]) : "" });
     }
     for (const model of index.models) {
@@ -116,7 +121,7 @@
     list.className = "channel-links";
     for (const c of layer.channels.slice(0, MAX_CHANNEL_LINKS)) {
       const a = document.createElement("a");
-      a.href = pageUrl(index.channelUrl.replace("{layer}", layer.id).replace("{channel}", c));
+      a.href = channelPage(layer, c);
       a.textContent = String(c);
       list.appendChild(wrap("li", a));
     }
@@ -427,10 +432,11 @@
     }
 
     // The selects show the state; a requested layer, channel or snapshot the atlas lacks stays visible, marked.
+    function entryOf(key) { return index.layers.find(function (l) { return (l.key || l.id) === key; }); }
     function fillLayers() {
       layerSel.textContent = "";
-      const ids = index.layers.map(function (l) { return l.id; });
-      ids.forEach(function (id) { option(layerSel, id, id); });
+      const ids = index.layers.map(function (l) { return l.key || l.id; });
+      index.layers.forEach(function (l) { option(layerSel, l.key || l.id, layerName(l)); });
       if (state.layer !== null && !ids.includes(state.layer)) option(layerSel, state.layer, state.layer + " (not in this atlas)", true);
       layerSel.value = state.layer === null ? "" : state.layer;
     }
@@ -452,7 +458,7 @@
       pairsBox.textContent = "";
       pairsBox.hidden = !hasChannel();
       if (!hasChannel()) return;
-      const where = data.layer + ":" + state.channel;
+      const where = (data.id || data.layer) + ":" + state.channel;
       const pairs = pairsOf(state.channel);
       pairsBox.appendChild(document.createTextNode(pairs.length ? "Pairs of " + where + " in this atlas: " : "This atlas has no pair of images of " + where + " to compare."));
       pairs.forEach(function (pair) {
@@ -474,8 +480,8 @@
 
     // Why the state cannot be shown, or "".
     function problem() {
-      const where = data.layer + ":" + state.channel;
-      if (!hasChannel()) return "Channel " + where + " was not rendered in this atlas; the rendered channels of " + data.layer + " are " + ranges(data.channels) + ".";
+      const where = (data.id || data.layer) + ":" + state.channel;
+      if (!hasChannel()) return "Channel " + where + " was not rendered in this atlas; the rendered channels of " + (data.id || data.layer) + " are " + ranges(data.channels) + ".";
       if (state.view === "all") return "";
       if (state.a === null || state.b === null) return pairsOf(state.channel).length ? "Choose A and B." : "This atlas has no pair of images of " + where + " to compare.";
       const missing = [state.a, state.b].filter(function (key) { return !imageOf(key); });
@@ -531,8 +537,9 @@
       app.querySelector("input[name=mode][value=" + state.view + "]").checked = true;
       showPairs();
       const link = el("cmp-channel-link");
-      link.href = hasChannel() ? pageUrl(index.channelUrl.replace("{layer}", data.layer).replace("{channel}", state.channel)) : pageUrl("layer/" + data.layer + "/");
-      link.textContent = hasChannel() ? "Open the page of " + data.layer + ":" + state.channel : "Open the page of " + data.layer;
+      const entry = entryOf(data.layer);
+      link.href = hasChannel() ? channelPage(entry, state.channel) : pageUrl(entry.url);
+      link.textContent = hasChannel() ? "Open the page of " + (data.id || data.layer) + ":" + state.channel : "Open the page of " + (data.id || data.layer);
       slider.hidden = true;
       hint.hidden = true;
       side.hidden = true;
@@ -544,17 +551,18 @@
       }
       if (write) writeUrl();
     }
-    function loadLayer(id) {
-      return load("layer:" + id, "data/layer/" + id + ".js").then(function (value) { data = value; });
+    function loadLayer(key) {
+      const entry = entryOf(key);
+      return load("layer:" + key, entry.data || "data/layer/" + key + ".js").then(function (value) { data = value; });
     }
     function hideViews() { slider.hidden = true; hint.hidden = true; side.hidden = true; pairsBox.hidden = true; }
 
     loadIndex().then(function (value) {
       index = value;
-      if (state.layer === null) state.layer = index.layers.length ? index.layers[0].id : null; // a bare address
+      if (state.layer === null) state.layer = index.layers.length ? (index.layers[0].key || index.layers[0].id) : null; // a bare address
       fillLayers();
       if (state.layer === null) { say("This atlas has no images to compare."); return null; }
-      if (!index.layers.some(function (l) { return l.id === state.layer; })) {
+      if (!entryOf(state.layer)) {
         say("Layer “" + state.layer + "” has no images in this atlas, so there is nothing to compare: choose a layer.");
         hideViews();
         return null;
