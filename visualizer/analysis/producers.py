@@ -29,6 +29,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from visualizer.models.catalogue import NONLINEARITIES
 from visualizer.models.graph import producer, producer_inputs
 
 __all__ = ["folded_kernel", "input_sources", "producing_layers", "reference_layer"]
@@ -41,13 +42,6 @@ _CONVOLUTIONS = (
     keras.layers.DepthwiseConv2D,
     keras.layers.Conv2D,
     keras.layers.Dense,
-)
-_NONLINEARITIES = (
-    keras.layers.ReLU,
-    keras.layers.Activation,
-    keras.layers.LeakyReLU,
-    keras.layers.PReLU,
-    keras.layers.ELU,
 )
 _PASS_THROUGH = (
     keras.layers.MaxPooling2D,
@@ -85,7 +79,7 @@ def producing_layers(model: keras.Model, layer: str) -> tuple[keras.layers.Layer
             if norm is not None:
                 break
             norm = operation
-        elif not isinstance(operation, _NONLINEARITIES):
+        elif not isinstance(operation, NONLINEARITIES):
             break
         inputs = producer_inputs(operation.output)
         if len(inputs) != 1:

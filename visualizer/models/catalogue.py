@@ -43,6 +43,7 @@ from visualizer.models.saved import load_saved_model
 
 __all__ = [
     "KINDS",
+    "NONLINEARITIES",
     "SELECTORS",
     "LayerInfo",
     "LayerSelectionError",
@@ -66,14 +67,14 @@ _CONVOLUTIONS: tuple[tuple[type, str], ...] = (
     (keras.layers.Conv2D, "conv"),
 )
 KINDS = ("conv", "depthwise", "separable", "transpose", "dense")
-# Elementwise nonlinearities a catalogued layer is taken after.
-_NONLINEARITIES = (
+NONLINEARITIES = (
     keras.layers.ReLU,
     keras.layers.Activation,
     keras.layers.LeakyReLU,
     keras.layers.PReLU,
     keras.layers.ELU,
 )
+"""Elementwise nonlinearity layer types: a catalogued layer is taken after them."""
 
 
 class ModelFileError(VtlError, ValueError):
@@ -183,7 +184,7 @@ def _has_own_nonlinearity(layer: keras.layers.Layer) -> bool:
 
 
 def _is_nonlinearity(layer: keras.layers.Layer) -> bool:
-    if not isinstance(layer, _NONLINEARITIES):
+    if not isinstance(layer, NONLINEARITIES):
         return False
     if isinstance(layer, keras.layers.Activation):
         name = getattr(layer.activation, "__name__", layer.activation)
