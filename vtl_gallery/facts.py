@@ -82,6 +82,7 @@ INLINE = (
     "example-channel-url",
     "example-layer",
     "example-query",
+    "network",
 )
 """Placeholders replaced by a short text."""
 
@@ -280,8 +281,9 @@ class AtlasFacts:
     def inline(self) -> dict[str, str]:
         """The inline placeholders' texts."""
         if self.example is None:
-            return dict.fromkeys(INLINE, "(this atlas has no channel)")
+            return {**dict.fromkeys(INLINE, "(this atlas has no channel)"), "network": self.network}
         return {
+            "network": self.network,
             "example-channel": self.example.id,
             "example-channel-path": self.example_path,
             "example-channel-url": self.example_url,

@@ -34,6 +34,7 @@ __all__ = [
     "NetworkFigures",
     "before_after_rows",
     "network_figures",
+    "page_contexts",
     "pick_post",
     "snapshot_panels",
 ]
@@ -147,22 +148,27 @@ class NetworkFigures:
 
     @property
     def id(self) -> str:
+        """The network id."""
         return self.network.id
 
     @property
     def label(self) -> str:
+        """How pages name the network."""
         return self.network.label
 
     @property
     def figures_url(self) -> str:
+        """Site path of the network's figures folder."""
         return urls.figures_index(self.id)
 
     @property
     def figure6_url(self) -> str:
+        """Site path of the network's figure 6."""
         return urls.figure6(self.id)
 
     @property
     def figure7_url(self) -> str:
+        """Site path of the network's figure 7 for its default post-transfer model."""
         return urls.figure7(self.id)
 
     def figure7_url_of(self, model: ModelView) -> str:
@@ -191,6 +197,7 @@ def _snapshots_with_images(index: _Index, model: ModelView, layer: LayerView) ->
 
 
 def _figure6(index: _Index, layers: list[LayerView], models: list[ModelView], found: NetworkFigures) -> None:
+    """Fill `found`'s figure 6: the model with the most snapshots, a panel per layer seen at several."""
     temporal = [m for m in models if m.is_temporal and m.image_count]
     if not temporal:
         return
@@ -204,11 +211,12 @@ def _figure6(index: _Index, layers: list[LayerView], models: list[ModelView], fo
 
 
 def _figure7(index: _Index, layers: list[LayerView], models: list[ModelView], found: NetworkFigures) -> None:
+    """Fill `found`'s figure 7: per transfer in the network, up to eight layers imaged before and after."""
     total = found.network.layers_total
     everywhere = evenly_by_depth(range(total), FIGURE7_COUNT) if total and total > FIGURE7_COUNT else None
     for post in models:
         pre = post.parent
-        if pre is None or not post.image_count:
+        if pre is None or pre.network != post.network or not post.image_count:
             continue
         both = [
             layer
@@ -243,13 +251,6 @@ def network_figures(site: Site, index: _Index) -> list[NetworkFigures]:
     return found
 
 
-def figure7_of(
-    figures: NetworkFigures, index: _Index, post: ModelView, layers: dict[str, LayerView]
-) -> tuple[list[FigureRow], list[str]]:
-    """The rows and header of one network's figure 7 for `post`."""
-    return before_after_rows(index, post, figures.fig7_layers[post.name], layers)
-
-
 def page_contexts(site: Site, index: _Index, figures: NetworkFigures) -> list[tuple[str, str, dict, list]]:
     """(site path, template, context, pictures shown) of one network's figure 6 and figure 7 pages."""
     by_id = {layer.id: layer for layer in site.network_layers(figures.id)}
@@ -275,7 +276,7 @@ def page_contexts(site: Site, index: _Index, figures: NetworkFigures) -> list[tu
             )
         )
     for post in figures.fig7_models:
-        rows, header = figure7_of(figures, index, post, by_id)
+        rows, header = before_after_rows(index, post, figures.fig7_layers[post.name], by_id)
         default = post is figures.fig7_default
         title = f"Figure 7 of {figures.label}" + ("" if default else f" ({post.name})")
         context = {

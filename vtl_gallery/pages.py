@@ -865,10 +865,14 @@ def _snapshot_column(model: ModelView, snap: SnapshotView) -> tuple[str, Column]
 def _model_layer_columns(
     model: ModelView, layer: LayerView, index: _Index
 ) -> list[tuple[ModelView, SnapshotView | None, str, Column]]:
-    """One model's grid: its parent (where the parent has this layer), then its snapshots."""
+    """One model's grid: its parent (where the parent, of its network, has this layer), then its snapshots."""
     columns: list[tuple[ModelView, SnapshotView | None, str, Column]] = []
     parent = model.parent
-    if parent is not None and index.by_model_layer.get((parent.name, layer.id)):
+    if (
+        parent is not None
+        and parent.network == model.network  # another network's layer of this name is another layer
+        and index.by_model_layer.get((parent.name, layer.id))
+    ):
         snap = parent.final
         when = snap.label if snap else "no snapshot"
         note = f"{parent.name} ({parent.dataset_label}), {when}: before transfer."
@@ -1066,7 +1070,7 @@ def figure7_default(site: Site) -> ModelView | None:
 
 
 def _layer_nav(layer: LayerView, model: ModelView | None, order: list[LayerView], position: int) -> dict:
-    """Other views of a layer and its neighbours in paper order, as (label, site path)."""
+    """Other views of a layer and its neighbours in `order` (its network's), as (label, site path)."""
 
     def path(other: LayerView) -> str:
         return urls.model_layer(model.name, other.id) if model else other.url
@@ -1219,8 +1223,11 @@ def _model_pages(site: Site, index: _Index, structure: list[str]) -> Iterable[Pa
 
 def _layer_pages(site: Site, index: _Index) -> Iterable[Page]:
     """Each layer with images, all its models side by side."""
+    by_network: dict[str, list[LayerView]] = defaultdict(list)
     for layer in site.layers_with_images:
-        with_images = [other for other in site.layers_with_images if other.row.network == layer.row.network]
+        by_network[layer.row.network].append(layer)
+    for layer in site.layers_with_images:
+        with_images = by_network[layer.row.network]  # the arrows stay in one network
         position = with_images.index(layer)
         columns = _layer_columns(layer)
         cards = _cards(layer, columns, index)

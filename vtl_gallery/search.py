@@ -126,7 +126,6 @@ def search_index(site: Site) -> dict:
             for m in site.models
         ],
         "datasets": [{"name": name, "models": [m.name for m in models]} for name, models in site.datasets],
-        "channelUrl": urls.channel("LAYER", 0).replace("LAYER", "{layer}").replace("/0/", "/{channel}/"),
         "pretty": site.config.pretty_urls,
     }
 

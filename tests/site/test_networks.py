@@ -145,6 +145,17 @@ def test_catalogs_without_networks_infer_them(tmp_path):
     assert ("own", "conv2d") in read.layers and ("inception_v1", "conv2d") not in read.layers
 
 
+def test_a_parent_of_another_network_is_never_shown_as_before_transfer(tmp_path):
+    cross = FakeModel("cross", "Cross", parent="mine", width=None, network="yours", layers=SHARED)
+    atlas = write_fake_atlas(tmp_path / "atlas", models=(*TWO_NETWORKS[2:4], cross), channels=4)
+    build(atlas, tmp_path / "dist")
+    dist = tmp_path / "dist"
+    assert "mine (pre)" in (dist / "model/mine_ft/layer/conv2d/index.html").read_text()
+    assert "mine (pre)" not in (dist / "model/cross/layer/conv2d/index.html").read_text()
+    assert (dist / "network/mine/figures/figure-7/index.html").is_file()
+    assert not (dist / "network/yours/figures").exists()  # mine's conv2d is not yours's conv2d
+
+
 @pytest.mark.browser
 def test_search_and_compare_in_a_browser_keep_networks_apart(site):
     from tests.helpers.browser import launch_chromium, serve
