@@ -21,8 +21,10 @@ from keras import ops
 __all__ = [
     "RedirectedActivation",
     "RedirectedReLU",
+    "clipped_relu",
     "is_relu",
     "redirect_relu_gradients",
+    "redirected_gradient",
     "redirected_relu",
     "replace_relu",
 ]
@@ -43,27 +45,40 @@ def redirected_relu(x: Tensor, max_value: float | None = None) -> Tensor:
 
     @ops.custom_gradient
     def forward(x: Tensor) -> tuple[Tensor, Any]:
-        y = ops.relu(x) if max_value is None else ops.clip(x, 0.0, max_value)
-
         def grad(*args: Tensor, upstream: Tensor | None = None) -> Tensor:
             if upstream is None:
                 (upstream,) = args
-            zeros = ops.zeros_like(upstream)
-            blocked = x < 0
-            # Components that would push a negative pre-activation further down.
-            wrong_way = blocked & (upstream > 0)
-            if max_value is not None:
-                blocked = blocked | (x > max_value)
-                wrong_way = wrong_way | ((x > max_value) & (upstream < 0))
-            relu_grad = ops.where(blocked, zeros, upstream)
-            redirected = ops.where(wrong_way, zeros, upstream)
-            axes = tuple(range(1, len(x.shape)))
-            alive = ops.max(ops.abs(relu_grad), axis=axes, keepdims=True) > 0
-            return ops.where(alive, relu_grad, redirected)
+            return redirected_gradient(x, upstream, max_value)
 
-        return y, grad
+        return clipped_relu(x, max_value), grad
 
     return forward(x)
+
+
+def clipped_relu(x: Tensor, max_value: float | None = None) -> Tensor:
+    """``relu(x)``, clipped at `max_value` where one is given (ReLU6)."""
+    return ops.relu(x) if max_value is None else ops.clip(x, 0.0, max_value)
+
+
+def redirected_gradient(x: Tensor, upstream: Tensor, max_value: float | None = None) -> Tensor:
+    """Lucid's redirected gradient of a ReLU (ReLU6 with ``max_value=6``) at pre-activations `x`.
+
+    The ReLU's own gradient for batch elements where it is not all zero;
+    elsewhere `upstream`, except the components that would push a
+    pre-activation further out of the ReLU's range.
+    """
+    zeros = ops.zeros_like(upstream)
+    blocked = x < 0
+    # Components that would push a negative pre-activation further down.
+    wrong_way = blocked & (upstream > 0)
+    if max_value is not None:
+        blocked = blocked | (x > max_value)
+        wrong_way = wrong_way | ((x > max_value) & (upstream < 0))
+    relu_grad = ops.where(blocked, zeros, upstream)
+    redirected = ops.where(wrong_way, zeros, upstream)
+    axes = tuple(range(1, len(x.shape)))
+    alive = ops.max(ops.abs(relu_grad), axis=axes, keepdims=True) > 0
+    return ops.where(alive, relu_grad, redirected)
 
 
 def is_relu(activation: Any) -> bool:

@@ -26,7 +26,13 @@ import keras
 from keras import layers as kl
 from keras import ops
 
-from visualizer.render.relu import RedirectedActivation, RedirectedReLU, replace_relu
+from visualizer.render.relu import (
+    RedirectedActivation,
+    RedirectedReLU,
+    clipped_relu,
+    redirected_gradient,
+    replace_relu,
+)
 
 __all__ = ["SwitchedActivation", "SwitchedReLU", "switch_relu_gradients", "switched_relu", "warmup_switch"]
 
@@ -58,11 +64,11 @@ def switched_relu(x: Tensor, max_value: float | None = None) -> Tensor:
     """
     warm = getattr(_STATE, "warm", None)
     if warm is None:
-        return ops.relu(x) if max_value is None else ops.clip(x, 0.0, max_value)
+        return clipped_relu(x, max_value)
 
     @ops.custom_gradient
     def forward(x: Tensor) -> tuple[Tensor, Any]:
-        y = ops.relu(x) if max_value is None else ops.clip(x, 0.0, max_value)
+        y = clipped_relu(x, max_value)
 
         def grad(*args: Tensor, upstream: Tensor | None = None) -> Tensor:
             if upstream is None:
@@ -72,17 +78,8 @@ def switched_relu(x: Tensor, max_value: float | None = None) -> Tensor:
                 passes = x > 0 if max_value is None else (x > 0) & (x < max_value)
                 return ops.where(passes, upstream, ops.zeros_like(upstream))
 
-            def redirected() -> Tensor:  # as visualizer.render.relu.redirected_relu computes it
-                zeros = ops.zeros_like(upstream)
-                blocked = x < 0
-                wrong_way = blocked & (upstream > 0)
-                if max_value is not None:
-                    blocked = blocked | (x > max_value)
-                    wrong_way = wrong_way | ((x > max_value) & (upstream < 0))
-                relu_grad = ops.where(blocked, zeros, upstream)
-                axes = tuple(range(1, len(x.shape)))
-                alive = ops.max(ops.abs(relu_grad), axis=axes, keepdims=True) > 0
-                return ops.where(alive, relu_grad, ops.where(wrong_way, zeros, upstream))
+            def redirected() -> Tensor:
+                return redirected_gradient(x, upstream, max_value)
 
             # A branch, not a blend: the plain phase pays for the plain gradient only.
             return ops.cond(ops.reshape(warm, ()), redirected, plain)
