@@ -12,12 +12,12 @@ and the PyTorch reader (`visualizer.models.torch_pickle`) both build on it.
 from __future__ import annotations
 
 import pickle
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import IO, Any
 
 from visualizer.errors import VtlError
 
-__all__ = ["RestrictedUnpickler", "UnsafePickleError"]
+__all__ = ["RestrictedUnpickler", "UnsafePickleError", "rebuild_containers"]
 
 
 class UnsafePickleError(pickle.UnpicklingError, VtlError):
@@ -62,3 +62,40 @@ class RestrictedUnpickler(pickle.Unpickler):
     def refusal_hint(self, module: str) -> str:
         """Text appended to a refusal of a global of `module` (a subclass's hint); empty here."""
         return ""
+
+
+def rebuild_containers(
+    value: Any,
+    convert: Callable[[Any, Callable[[Any], Any], dict[int, Any]], Any],
+    memo: dict[int, Any],
+) -> Any:
+    """`value` with its lists, tuples and dicts rebuilt and every other object replaced by `convert`'s result.
+
+    A reader's stand-ins become real values this way once the pickle is
+    loaded. Shared and cyclic containers are visited once: `memo` maps a
+    container's id to its rebuilt copy (dict order kept).
+
+    Args:
+        value: what the unpickler returned.
+        convert: ``convert(obj, rebuild, memo)`` gives what a non-container
+            becomes; ``rebuild(inner)`` continues the walk into what `obj`
+            holds, and `memo` lets it visit a shared `obj` once.
+        memo: ``{}`` for a new walk.
+    """
+    if not isinstance(value, (list, tuple, dict)):
+        return convert(value, lambda inner: rebuild_containers(inner, convert, memo), memo)
+    if id(value) in memo:
+        return memo[id(value)]
+    if isinstance(value, list):
+        memo[id(value)] = result = []
+        result.extend(rebuild_containers(item, convert, memo) for item in value)
+        return result
+    if isinstance(value, dict):
+        memo[id(value)] = result = {}
+        result.update(
+            (rebuild_containers(k, convert, memo), rebuild_containers(v, convert, memo))
+            for k, v in value.items()
+        )
+        return result
+    memo[id(value)] = result = tuple(rebuild_containers(item, convert, memo) for item in value)
+    return result

@@ -31,13 +31,14 @@ import math
 import os
 import struct
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from visualizer.errors import VtlError
-from visualizer.models.restricted_pickle import RestrictedUnpickler, UnsafePickleError
+from visualizer.models.restricted_pickle import RestrictedUnpickler, UnsafePickleError, rebuild_containers
 
 __all__ = [
     "MAGIC_NUMBER",
@@ -216,24 +217,9 @@ def _tensor(layout: _TensorLayout) -> np.ndarray:
     return data[index] if layout.size else data[layout.offset : layout.offset + 1].reshape(())
 
 
-def _materialize(value: Any, memo: dict[int, Any]) -> Any:
-    """`value` with tensor layouts made arrays and ordered dicts plain dicts (order kept)."""
-    if isinstance(value, _TensorLayout):
-        return _tensor(value)
-    if not isinstance(value, (list, tuple, dict)):
-        return value
-    if id(value) in memo:
-        return memo[id(value)]
-    if isinstance(value, list):
-        memo[id(value)] = result = []
-        result.extend(_materialize(item, memo) for item in value)
-        return result
-    if isinstance(value, dict):
-        memo[id(value)] = result = {}
-        result.update((_materialize(k, memo), _materialize(v, memo)) for k, v in value.items())
-        return result
-    memo[id(value)] = result = tuple(_materialize(item, memo) for item in value)
-    return result
+def _materialize(value: Any, rebuild: Callable[[Any], Any], memo: dict[int, Any]) -> Any:
+    """What a non-container becomes (`rebuild_containers`): a tensor layout an array, anything else itself."""
+    return _tensor(value) if isinstance(value, _TensorLayout) else value
 
 
 def _not_legacy(path: str, detail: str) -> TorchFileError:
@@ -284,7 +270,7 @@ def read_legacy(path: str | os.PathLike, sha256: str | None = None) -> Any:
         unpickler = _TorchUnpickler(stream, path)
         loaded = unpickler.load()
         _read_storages(stream, _plain_pickle(stream, path), unpickler.storages, order)
-        return _materialize(loaded, {})
+        return rebuild_containers(loaded, _materialize, {})
     except (UnsafePickleError, OSError):
         raise
     except Exception as error:

@@ -23,13 +23,13 @@ import math
 import os
 import re
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 
 from visualizer.errors import VtlError
-from visualizer.models.restricted_pickle import RestrictedUnpickler, UnsafePickleError
+from visualizer.models.restricted_pickle import RestrictedUnpickler, UnsafePickleError, rebuild_containers
 from visualizer.prior.stylegan2 import StyleGAN2, StyleGAN2Config, WeightError
 
 __all__ = [
@@ -159,30 +159,17 @@ _NUMPY_STAND_INS: dict[tuple[str, str], Any] = {
 }
 
 
-def _materialize(value: Any, memo: dict[int, Any]) -> Any:
-    """`value` with the stand-ins made arrays and dtypes; shared and cyclic containers are visited once."""
+def _materialize(value: Any, rebuild: Callable[[Any], Any], memo: dict[int, Any]) -> Any:
+    """What a non-container becomes (`rebuild_containers`): the stand-ins arrays and dtypes, a network
+    its state rebuilt in place (once, however often it is shared)."""
     if isinstance(value, _ArrayStandIn):
         return value.array()
     if isinstance(value, _DtypeStandIn):
         return value.dtype()
-    if not isinstance(value, (_NetworkState, list, tuple, dict)):
-        return value
-    if id(value) in memo:
-        return memo[id(value)]
-    if isinstance(value, _NetworkState):
+    if isinstance(value, _NetworkState) and id(value) not in memo:
         memo[id(value)] = value
-        value.state = _materialize(getattr(value, "state", None), memo)
-        return value
-    if isinstance(value, list):
-        memo[id(value)] = result = []
-        result.extend(_materialize(item, memo) for item in value)
-        return result
-    if isinstance(value, dict):
-        memo[id(value)] = result = {}
-        result.update((_materialize(k, memo), _materialize(v, memo)) for k, v in value.items())
-        return result
-    memo[id(value)] = result = tuple(_materialize(item, memo) for item in value)
-    return result
+        value.state = rebuild(getattr(value, "state", None))
+    return value
 
 
 class _SafeUnpickler(RestrictedUnpickler):
@@ -238,7 +225,9 @@ def read_tf_pickle(path: str | os.PathLike) -> tuple[dict[str, np.ndarray], dict
             raise _not_a_release_pickle(path, "it is not a pickle of protocol 2 or later")
         stream.seek(0)
         try:
-            loaded = _materialize(_SafeUnpickler(stream, path, encoding="latin1").load(), {})
+            loaded = rebuild_containers(
+                _SafeUnpickler(stream, path, encoding="latin1").load(), _materialize, {}
+            )
         except (UnsafePickleError, OSError):
             raise
         except Exception as error:
